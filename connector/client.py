@@ -1,0 +1,405 @@
+"""Async client for the Emailgistics API: requests, pacing, retries, error mapping.
+
+Every request of the process goes through one `ApiClient`, so the request budget
+(`requests_per_minute`) and any 429 pause are shared by all mailboxes and
+windows. GETs are retried with backoff on 5xx, dropped connections, timeouts and
+malformed bodies; a report POST is never retried here, because it may already
+have started a run (the runner decides). Only paths are logged, never the key,
+the host or a query string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from connector.config import LoadConfig
+from connector.errors import (
+    ApiError,
+    AuthError,
+    BadRequestError,
+    MailboxNotFoundError,
+    RateLimitedError,
+    ResultExpiredError,
+    RetriableApiError,
+)
+from connector.periods import Window
+from connector.redaction import redact
+from connector.settings import (
+    GET_RETRY_ATTEMPTS,
+    GET_RETRY_MAX_WAIT_SECONDS,
+    HTTP_TIMEOUT_SECONDS,
+    MAILBOXES_PATH,
+    RATE_LIMIT_MAX_ATTEMPTS,
+    RATE_LIMIT_MAX_WAIT_SECONDS,
+    RATE_SAFETY_FACTOR,
+    REPORT_PATH,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One response of a report run: its state and, when done, one page of rows."""
+
+    status: str
+    self_url: str
+    next_url: str | None
+    rows: list[dict[str, Any]]
+    total: int | None
+    data_cutoff: str | None
+    time_zone: str | None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass
+class ClientCounters:
+    """Request counts for progress display and the run summary."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def path_of(url: str) -> str:
+    """The path of a URL, for logs and messages (no host, no query string)."""
+    return urlsplit(url).path or "/"
+
+
+class ApiClient:
+    """Sends every API request of a load, paced and retried.
+
+    Args:
+        config: The validated settings (base URL, key, limits, waits).
+        transport: An httpx transport to use instead of the network (tests).
+    """
+
+    def __init__(
+        self, config: LoadConfig, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._config = config
+        self._secret = config.api_key.reveal()
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url,
+            headers={
+                "Authorization": f"Bearer {self._secret}",
+                "Accept": "application/json",
+            },
+            timeout=HTTP_TIMEOUT_SECONDS,
+            transport=transport,
+            follow_redirects=False,
+        )
+        # A bucket of one token refilled evenly: never more than the budget in
+        # any sliding minute, which a minute-sized bucket would allow twice over.
+        self._limiter = AsyncLimiter(
+            1, 60.0 * RATE_SAFETY_FACTOR / config.requests_per_minute
+        )
+        self._paused_until = 0.0
+        self.counters = ClientCounters()
+
+    async def aclose(self) -> None:
+        """Closes the connection pool."""
+        await self._http.aclose()
+
+    async def list_mailboxes(self) -> list[dict[str, Any]]:
+        """`GET /api/v1/admin/mailboxes`: every mailbox the key may report on."""
+        body = await self._get_json(MAILBOXES_PATH, kind="mailboxes")
+        mailboxes = body.get("mailboxes") if isinstance(body, dict) else None
+        if not isinstance(mailboxes, list):
+            raise RetriableApiError(
+                "The mailbox list had no 'mailboxes' array.",
+                status=200,
+                path=MAILBOXES_PATH,
+            )
+        return [m for m in mailboxes if isinstance(m, dict)]
+
+    async def submit_report(
+        self, mailbox_id: str, period: str, window: Window
+    ) -> Envelope:
+        """Starts one report run (a single POST; 429s are waited out and resent).
+
+        Raises:
+            MailboxNotFoundError: The mailbox is not in the key's allowlist.
+            AuthError, BadRequestError: Fatal for the whole load.
+            RetriableApiError: 5xx, timeout, dropped connection or malformed body;
+                the run may or may not have started.
+        """
+        start, end = window.api_range()
+        body: dict[str, Any] = {
+            "mailboxId": mailbox_id,
+            "start": start,
+            "end": end,
+            "period": period,
+        }
+        if self._config.users:
+            body["users"] = list(self._config.users)
+        params = {
+            "fieldGroup": ",".join(self._config.field_groups),
+            "includeDetails": "true" if self._config.include_details else "false",
+            "max": str(self._config.page_size),
+        }
+
+        response = await self._send_paced(
+            "POST", REPORT_PATH, kind="submit", params=params, json=body
+        )
+        if response.status_code == 404:
+            raise MailboxNotFoundError(
+                f"Mailbox {mailbox_id} was refused (404): it is not in the API "
+                "key's mailbox allowlist, or no longer exists. Remove it from "
+                "mailbox_ids or use a key that allows it.",
+                path=REPORT_PATH,
+                mailbox_id=mailbox_id,
+            )
+        self._raise_for_status(response, REPORT_PATH, what=f"mailbox {mailbox_id}")
+        envelope = _parse_envelope(_decode(response, REPORT_PATH))
+        logger.info(
+            "Submitted run for mailbox %s, %s %s (%s)",
+            mailbox_id,
+            period,
+            window.label(),
+            path_of(envelope.self_url),
+        )
+        return envelope
+
+    async def get_result(self, url: str, *, kind: str = "poll") -> Envelope:
+        """GETs a result URL (poll or page) exactly as the API gave it.
+
+        Raises:
+            ResultExpiredError: 404, the result expired.
+            AuthError: 401 or 403.
+            RetriableApiError: Retries ran out.
+        """
+        return _parse_envelope(await self._get_json(url, kind=kind))
+
+    async def _get_json(self, url: str, *, kind: str) -> Any:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_is_retriable_get_error),
+            stop=stop_after_attempt(GET_RETRY_ATTEMPTS),
+            wait=wait_exponential_jitter(initial=1, max=GET_RETRY_MAX_WAIT_SECONDS),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                response = await self._send_paced("GET", url, kind=kind)
+                if response.status_code == 404 and kind != "mailboxes":
+                    raise ResultExpiredError(
+                        f"Report result {path_of(url)} expired (404).",
+                        status=404,
+                        path=path_of(url),
+                    )
+                self._raise_for_status(response, path_of(url), what=kind)
+                return _decode(response, path_of(url))
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _log_retry(self, retry_state: Any) -> None:
+        self.counters.retries += 1
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        logger.warning(
+            "Retrying %s after %s (attempt %d, waiting %.1fs)",
+            getattr(error, "path", "request"),
+            _describe(error),
+            retry_state.attempt_number,
+            retry_state.upcoming_sleep,
+        )
+
+    async def _send_paced(
+        self, method: str, url: str, *, kind: str, **kwargs: Any
+    ) -> httpx.Response:
+        """Sends one request under the shared budget, waiting out 429s.
+
+        Raises:
+            RateLimitedError: Still 429 after `RATE_LIMIT_MAX_ATTEMPTS`.
+            RetriableApiError: Timeout or dropped connection.
+        """
+        path = path_of(url)
+        for attempt in range(1, RATE_LIMIT_MAX_ATTEMPTS + 1):
+            await self._wait_for_budget()
+
+            self.counters.requests += 1
+            self.counters.by_kind[kind] = self.counters.by_kind.get(kind, 0) + 1
+            try:
+                response = await self._http.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                raise RetriableApiError(
+                    f"{method} {path} failed: {type(exc).__name__}",
+                    status=0,
+                    path=path,
+                    code="connect" if _is_connect_error(exc) else "transport",
+                ) from None
+
+            if response.status_code != 429:
+                return response
+            self.counters.rate_limited += 1
+            wait_seconds = self._rate_limit_wait(response, attempt)
+            self._paused_until = max(
+                self._paused_until, time.monotonic() + wait_seconds
+            )
+            logger.warning(
+                "Rate limited (429) on %s %s; pausing all requests %.1fs "
+                "(attempt %d of %d)",
+                method,
+                path,
+                wait_seconds,
+                attempt,
+                RATE_LIMIT_MAX_ATTEMPTS,
+            )
+        raise RateLimitedError(
+            f"{method} {path} was still rate limited (429) after "
+            f"{RATE_LIMIT_MAX_ATTEMPTS} attempts.",
+            path=path,
+            retry_after_seconds=None,
+        )
+
+    async def _wait_for_budget(self) -> None:
+        while (delay := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+        await self._limiter.acquire()
+
+    def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
+        retry_after = _retry_after_seconds(response)
+        if retry_after is not None:
+            return min(retry_after, RATE_LIMIT_MAX_WAIT_SECONDS)
+        base = self._config.rate_limit_wait_seconds
+        return float(
+            min(base * 2 ** (attempt - 1), max(base, RATE_LIMIT_MAX_WAIT_SECONDS))
+        )
+
+    def _raise_for_status(self, response: httpx.Response, path: str, what: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        code, message = _error_of(response)
+        detail = redact(
+            message or response.reason_phrase or "no message", [self._secret]
+        )
+        if status == 401:
+            raise AuthError(
+                f"The API key was refused (401: {detail}): it is missing, malformed, "
+                "expired or deleted. Create a new key in Emailgistics Admin > API "
+                "Access and set SOURCES__EMAILGISTICS__API_KEY.",
+                status=status,
+                path=path,
+                code=code,
+            )
+        if status == 403:
+            raise AuthError(
+                f"The API key lacks a required scope (403: {detail}): it needs the "
+                "'reporting' scope. Create a key with that scope.",
+                status=status,
+                path=path,
+                code=code,
+            )
+        if status == 400:
+            raise BadRequestError(
+                f"The API rejected the request for {what} (400: {detail}). Check "
+                "period, field_groups, users and the --start/--end dates.",
+                status=status,
+                path=path,
+                code=code,
+            )
+        if status >= 500 or status in (408, 409, 425):
+            raise RetriableApiError(
+                f"{path} answered {status} ({detail}).",
+                status=status,
+                path=path,
+                code=code,
+            )
+        raise ApiError(
+            f"{path} answered {status} ({detail}).", status=status, path=path, code=code
+        )
+
+
+def _is_retriable_get_error(error: BaseException) -> bool:
+    return isinstance(error, RetriableApiError) and not isinstance(
+        error, RateLimitedError
+    )
+
+
+def _is_connect_error(error: httpx.TransportError) -> bool:
+    return isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, ApiError):
+        return f"status {error.status}" if error.status else str(error.code)
+    return type(error).__name__
+
+
+def _retry_after_seconds(response: httpx.Response) -> float | None:
+    header = response.headers.get("Retry-After")
+    if not header:
+        return None
+    try:
+        seconds = float(header)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _decode(response: httpx.Response, path: str) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise RetriableApiError(
+            f"{path} answered {response.status_code} with a body that is not "
+            "valid JSON.",
+            status=response.status_code,
+            path=path,
+            code="malformed",
+        ) from None
+
+
+def _error_of(response: httpx.Response) -> tuple[str | None, str | None]:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None, None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, None
+    code = error.get("code")
+    message = error.get("message")
+    return (
+        None if code is None else str(code),
+        None if message is None else str(message),
+    )
+
+
+def _parse_envelope(body: Any) -> Envelope:
+    if not isinstance(body, dict) or "status" not in body:
+        raise RetriableApiError(
+            "A report response had no 'status'.", status=200, path="", code="malformed"
+        )
+    links = body.get("_links") or {}
+    result = body.get("result") or {}
+    error = body.get("error") or {}
+    rows = result.get("data") or []
+    return Envelope(
+        status=str(body["status"]),
+        self_url=str((links.get("self") or {}).get("href") or ""),
+        next_url=(links.get("next") or {}).get("href"),
+        rows=rows if isinstance(rows, list) else [],
+        total=result.get("total"),
+        data_cutoff=result.get("dataCutoffTimestamp"),
+        time_zone=result.get("timeZone"),
+        error_code=None if error.get("code") is None else str(error.get("code")),
+        error_message=error.get("message"),
+    )

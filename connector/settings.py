@@ -1,0 +1,88 @@
+"""Defaults, limits and fixed names shared by the connector's modules."""
+
+from __future__ import annotations
+
+from typing import Final
+
+SOURCE_NAME: Final = "emailgistics"
+PIPELINE_NAME: Final = "emailgistics"
+DATASET_NAME: Final = "emailgistics"
+DEFAULT_DUCKDB_FILE: Final = "warehouse.duckdb"
+
+DEFAULT_BASE_URL: Final = "https://c1.emailgistics.com"
+MAILBOXES_PATH: Final = "/api/v1/admin/mailboxes"
+REPORT_PATH: Final = "/api/v1/reports/mailboxUserPerformance"
+
+PERIODS: Final = ("hour", "day", "week", "month")
+DEFAULT_PERIOD: Final = "day"
+FIELD_GROUPS: Final = ("replyData", "closeData")
+WEEKDAYS: Final = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+DEFAULT_WEEK_START: Final = "monday"
+
+MAX_PAGE_SIZE: Final = 500
+DEFAULT_PAGE_SIZE: Final = 500
+DEFAULT_MAX_CONCURRENT_RUNS: Final = 3
+DEFAULT_REQUESTS_PER_MINUTE: Final = 100
+DEFAULT_POLL_INITIAL_SECONDS: Final = 2.0
+DEFAULT_POLL_MAX_SECONDS: Final = 30.0
+DEFAULT_JOB_TIMEOUT_SECONDS: Final = 40 * 60.0
+DEFAULT_RATE_LIMIT_WAIT_SECONDS: Final = 60.0
+DEFAULT_LOOKBACK: Final = "P1D"
+DEFAULT_INITIAL_LOOKBACK_DAYS: Final = 30
+
+# One report run covers this many whole periods. Big enough that submissions and
+# polls stay a small share of the request budget, small enough that a run stays
+# well under the API's ~30 minute ceiling and an interrupted backfill loses little.
+PERIODS_PER_WINDOW: Final = {"hour": 7 * 24, "day": 91, "week": 26, "month": 12}
+
+HTTP_TIMEOUT_SECONDS: Final = 60.0
+GET_RETRY_ATTEMPTS: Final = 6
+GET_RETRY_MAX_WAIT_SECONDS: Final = 30.0
+RATE_LIMIT_MAX_ATTEMPTS: Final = 8
+RATE_LIMIT_MAX_WAIT_SECONDS: Final = 600.0
+RESUBMIT_EXPIRED_ATTEMPTS: Final = 3
+POST_RETRY_WAIT_SECONDS: Final = 5.0
+
+# Requests are spaced evenly: a token bucket the size of a full minute would
+# allow a burst of N and then N more inside the same sliding minute.
+RATE_SAFETY_FACTOR: Final = 1.01
+
+LOAD_BATCH_SECONDS: Final = 3.0
+LOAD_BATCH_ROWS: Final = 200_000
+
+METRIC_COLUMNS: Final = {
+    "replyData": {
+        "assigned": "bigint",
+        "reassigned": "bigint",
+        "initiated": "bigint",
+        "initial_replies": "bigint",
+        "additional_replies": "bigint",
+        "average_user_initial_reply_time": "double",
+        "average_mailbox_initial_reply_time": "double",
+        "average_elapsed_initial_reply_time": "double",
+        "reply_conversations": "bigint",
+        "active_conversations": "bigint",
+    },
+    "closeData": {
+        "assigned": "bigint",
+        "reassigned": "bigint",
+        "closed_archived": "bigint",
+        "closed_deleted": "bigint",
+        "closed_junk": "bigint",
+        "closed_sent_items": "bigint",
+        "average_user_close_time": "double",
+    },
+}
+DETAIL_COLUMNS: Final = {
+    "user_name": "text",
+    "user_email": "text",
+    "user_active": "bool",
+}
