@@ -64,7 +64,10 @@ def serve_in_thread(
         RuntimeError: The server did not start in time.
     """
     simulator = Simulator(settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Spelling out IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on
+    # accepted sockets whose protocol says TCP, and without it every
+    # keep-alive response waits for the client's delayed ACK (~40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
     port = sock.getsockname()[1]
