@@ -112,6 +112,9 @@ class ApiClient:
             1, 60.0 * RATE_SAFETY_FACTOR / config.requests_per_minute
         )
         self._paused_until = 0.0
+        # GET retries start at the first poll interval (2s by default), never
+        # above one second, so a blip costs little and a short test stays short.
+        self._retry_initial_wait_seconds = min(1.0, config.poll_initial_seconds)
         self.counters = ClientCounters()
 
     async def aclose(self) -> None:
@@ -192,7 +195,11 @@ class ApiClient:
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_retriable_get_error),
             stop=stop_after_attempt(GET_RETRY_ATTEMPTS),
-            wait=wait_exponential_jitter(initial=1, max=GET_RETRY_MAX_WAIT_SECONDS),
+            wait=wait_exponential_jitter(
+                multiplier=self._retry_initial_wait_seconds,
+                max=GET_RETRY_MAX_WAIT_SECONDS,
+                jitter=self._retry_initial_wait_seconds,
+            ),
             before_sleep=self._log_retry,
             reraise=True,
         )

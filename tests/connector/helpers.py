@@ -1,0 +1,78 @@
+"""Comparing what landed in the warehouse with the simulator's ground truth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import httpx
+
+from connector.simulator import RunningSimulator
+
+METRICS = (
+    ("assigned", "assigned"),
+    ("reassigned", "reassigned"),
+    ("initiated", "initiated"),
+    ("initialReplies", "initial_replies"),
+    ("additionalReplies", "additional_replies"),
+    ("averageUserInitialReplyTime", "average_user_initial_reply_time"),
+    ("averageMailboxInitialReplyTime", "average_mailbox_initial_reply_time"),
+    ("averageElapsedInitialReplyTime", "average_elapsed_initial_reply_time"),
+    ("replyConversations", "reply_conversations"),
+    ("activeConversations", "active_conversations"),
+    ("closedArchived", "closed_archived"),
+    ("closedDeleted", "closed_deleted"),
+    ("closedJunk", "closed_junk"),
+    ("closedSentItems", "closed_sent_items"),
+    ("averageUserCloseTime", "average_user_close_time"),
+)
+
+Key = tuple[str, str, datetime]
+
+
+def truth(
+    sim: RunningSimulator, mailbox_id: str, period: str, start: str, end: str
+) -> dict[Key, dict[str, Any]]:
+    """The simulator's rows for `[start, end]` keyed like the table's primary key."""
+    result = sim.simulator.truth(
+        {
+            "mailboxId": mailbox_id,
+            "period": period,
+            "start": start,
+            "end": end,
+            "fieldGroup": "replyData,closeData",
+        }
+    )
+    rows: dict[Key, dict[str, Any]] = {}
+    for row in result["rows"]:
+        key = (mailbox_id, row["userId"], datetime.fromisoformat(row["startDateTime"]))
+        rows[key] = {column: row.get(field) for field, column in METRICS}
+    return rows
+
+
+def warehouse_rows(
+    path: str, where: str = "TRUE", dataset: str = "emailgistics"
+) -> dict[Key, dict[str, Any]]:
+    """The table's rows keyed by (mailbox_id, user_id, start_date_time)."""
+    columns = ", ".join(column for _, column in METRICS)
+    with duckdb.connect(path, read_only=True) as connection:
+        result = connection.sql(
+            f"SELECT mailbox_id, user_id, start_date_time, {columns} "
+            f"FROM {dataset}.mailbox_user_performance WHERE {where}"
+        ).fetchall()
+    return {
+        (r[0], r[1], r[2]): dict(zip([c for _, c in METRICS], r[3:], strict=True))
+        for r in result
+    }
+
+
+def mailboxes(sim: RunningSimulator, key: str = "sim-demo-key") -> list[dict[str, Any]]:
+    """The mailbox list, as the API serves it."""
+    response = httpx.get(
+        f"{sim.base_url}/api/v1/admin/mailboxes",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    response.raise_for_status()
+    listed: list[dict[str, Any]] = response.json()["mailboxes"]
+    return listed

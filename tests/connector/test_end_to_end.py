@@ -1,0 +1,146 @@
+"""End to end over real HTTP: simulator -> connector -> DuckDB, checked against
+the simulator's ground truth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pytest
+
+from connector.simulator import RunningSimulator
+from tests.conftest import Loader, fast_config
+from tests.connector.helpers import mailboxes, truth, warehouse_rows
+
+
+def test_backfill_matches_truth_exactly(
+    simulator: RunningSimulator, duckdb_loader: Loader
+) -> None:
+    config = fast_config(simulator.base_url)
+
+    summary = duckdb_loader.run(
+        config, start="2026-01-01", end="2026-04-01", now="2026-05-01T12:28:00Z"
+    )
+
+    assert summary.ok, summary.failures
+    expected = {}
+    for mailbox in mailboxes(simulator):
+        expected.update(
+            truth(
+                simulator,
+                mailbox["mailboxId"],
+                "day",
+                "2026-01-01T00:00:00",
+                "2026-03-31T23:59:59",
+            )
+        )
+    loaded = warehouse_rows(str(duckdb_loader.duckdb_path))
+    assert loaded == expected
+    assert summary.rows_loaded == len(expected) > 0
+
+
+def test_nightly_runs_replace_provisional_rows(
+    simulator: RunningSimulator, duckdb_loader: Loader
+) -> None:
+    config = fast_config(simulator.base_url, initial_start="2026-04-20")
+    first = duckdb_loader.run(config, now="2026-05-01T12:28:00Z")
+    assert first.ok, first.failures
+    with duckdb.connect(str(duckdb_loader.duckdb_path), read_only=True) as db:
+        provisional = db.sql(
+            "SELECT count(*) FROM emailgistics.mailbox_user_performance "
+            "WHERE is_provisional"
+        ).fetchall()
+    assert provisional[0][0] > 0
+
+    simulator.simulator.advance_clock(3 * 86_400)
+    second = duckdb_loader.run(config, now="2026-05-04T12:28:00Z")
+
+    assert second.ok, second.failures
+    expected = {}
+    for mailbox in mailboxes(simulator):
+        expected.update(
+            truth(
+                simulator,
+                mailbox["mailboxId"],
+                "day",
+                "2026-04-20T00:00:00",
+                "2026-05-04T23:59:59",
+            )
+        )
+    assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
+    final = {item.final_through for item in second.mailboxes.values()}
+    assert final <= {"2026-05-04T00:00:00", "2026-05-05T00:00:00"}
+
+
+def test_hour_rows_vanish_when_reattributed(
+    simulator: RunningSimulator, duckdb_loader: Loader
+) -> None:
+    config = fast_config(simulator.base_url, period="hour", initial_start="2026-04-30")
+    duckdb_loader.run(config, now="2026-05-01T12:28:00Z")
+
+    simulator.simulator.advance_clock(6 * 3600)
+    summary = duckdb_loader.run(config, now="2026-05-01T18:28:00Z")
+
+    assert summary.ok, summary.failures
+    expected = {}
+    for mailbox in mailboxes(simulator):
+        expected.update(
+            truth(
+                simulator,
+                mailbox["mailboxId"],
+                "hour",
+                "2026-04-30T00:00:00",
+                "2026-05-02T23:59:59",
+            )
+        )
+    assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
+
+
+def test_wall_times_survive_any_session_time_zone(
+    simulator: RunningSimulator, duckdb_loader: Loader
+) -> None:
+    config = fast_config(simulator.base_url)
+    duckdb_loader.run(
+        config, start="2026-03-01", end="2026-03-03", now="2026-05-01T12:28:00Z"
+    )
+
+    with duckdb.connect(str(duckdb_loader.duckdb_path), read_only=True) as db:
+        db.sql("SET TimeZone='Asia/Tokyo'")
+        starts = {
+            row[0]
+            for row in db.sql(
+                "SELECT DISTINCT start_date_time FROM "
+                "emailgistics.mailbox_user_performance"
+            ).fetchall()
+        }
+        types = dict(
+            db.sql(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'mailbox_user_performance'"
+            ).fetchall()
+        )
+    assert starts == {datetime(2026, 3, 1), datetime(2026, 3, 2)}
+    assert types["start_date_time"] == "TIMESTAMP"
+    assert types["data_cutoff_timestamp"] == "TIMESTAMP"
+    assert types["initial_replies"] == "BIGINT"
+    assert types["average_user_close_time"] == "DOUBLE"
+    assert "id" not in types
+
+
+@pytest.mark.parametrize("period", ["week", "month"])
+def test_coarse_grains_match_truth(
+    simulator: RunningSimulator, duckdb_loader: Loader, period: str
+) -> None:
+    config = fast_config(simulator.base_url, period=period, week_start="sunday")
+
+    summary = duckdb_loader.run(
+        config, start="2025-12-28", end="2026-03-01", now="2026-05-01T12:28:00Z"
+    )
+
+    assert summary.ok, summary.failures
+    start = "2025-12-28T00:00:00" if period == "week" else "2025-12-01T00:00:00"
+    end = "2026-02-28T23:59:59"
+    expected = {}
+    for mailbox in mailboxes(simulator):
+        expected.update(truth(simulator, mailbox["mailboxId"], period, start, end))
+    assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
