@@ -146,13 +146,19 @@ def reference_rows(
                 row["averageElapsedInitialReplyTime"] = average(cell["elapsedReply"], n)
             row["replyConversations"] = len(cell["replied"])
             row["activeConversations"] = len(cell["active"])
-            activity += [row["initiated"], row["initialReplies"], row["additionalReplies"]]
+            activity += [
+                row["initiated"],
+                row["initialReplies"],
+                row["additionalReplies"],
+            ]
         if "closeData" in groups:
             for field in CLOSE_FIELDS.values():
                 row[field] = cell[field]
                 activity.append(cell[field])
             if cell["userCloseN"]:
-                row["averageUserCloseTime"] = average(cell["userClose"], cell["userCloseN"])
+                row["averageUserCloseTime"] = average(
+                    cell["userClose"], cell["userCloseN"]
+                )
         if any(activity):
             rows.append(row)
     return rows

@@ -11,7 +11,10 @@ import httpx
 from connector.simulator import ApiKey, RunningSimulator
 from tests.simulator.conftest import REPORT, mailboxes, wait_done
 
-RATE_LIMITED = {"status": "error", "error": {"code": "429", "message": "Rate limit exceeded."}}
+RATE_LIMITED = {
+    "status": "error",
+    "error": {"code": "429", "message": "Rate limit exceeded."},
+}
 
 
 def _client(running: RunningSimulator, key: str | None) -> httpx.Client:
@@ -57,7 +60,9 @@ def test_missing_malformed_unknown_and_expired_keys_get_401(
             assert body["error"]["code"] == "401"
 
 
-def test_missing_scope_gets_documented_403(serve: Callable[..., RunningSimulator]) -> None:
+def test_missing_scope_gets_documented_403(
+    serve: Callable[..., RunningSimulator],
+) -> None:
     running = serve(keys=KEYS)
     with _client(running, "messages-key") as client:
         response = client.get("/api/v1/admin/mailboxes")
@@ -69,7 +74,9 @@ def test_missing_scope_gets_documented_403(serve: Callable[..., RunningSimulator
     assert "reporting" in body["error"]["message"]
 
 
-def test_allowlist_hides_other_mailboxes(serve: Callable[..., RunningSimulator]) -> None:
+def test_allowlist_hides_other_mailboxes(
+    serve: Callable[..., RunningSimulator],
+) -> None:
     running = serve()
     all_ids = [m.mailbox_id for m in running.simulator.mailboxes]
     running.simulator.update_settings(
@@ -93,8 +100,13 @@ def test_results_are_scoped_to_the_creating_key(
 ) -> None:
     running = serve(keys=KEYS)
     mailbox_id = running.simulator.mailboxes[0].mailbox_id
-    with _client(running, "sim-demo-key") as mine, _client(running, "other-key") as theirs:
-        href = mine.post(REPORT, json=_body(mailbox_id)).json()["_links"]["self"]["href"]
+    with (
+        _client(running, "sim-demo-key") as mine,
+        _client(running, "other-key") as theirs,
+    ):
+        href = mine.post(REPORT, json=_body(mailbox_id)).json()["_links"]["self"][
+            "href"
+        ]
         wait_done(mine, mine.get(href).json())
 
         assert theirs.get(href).status_code == 404
@@ -136,7 +148,9 @@ def test_request_rate_limit_429_then_recovers(
     assert recovered.status_code == 200
 
 
-def test_retry_after_only_when_configured(serve: Callable[..., RunningSimulator]) -> None:
+def test_retry_after_only_when_configured(
+    serve: Callable[..., RunningSimulator],
+) -> None:
     running = serve(requests_per_minute=1, retry_after_seconds=7)
     with _client(running, "sim-demo-key") as client:
         client.get("/api/v1/admin/mailboxes")

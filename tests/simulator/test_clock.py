@@ -45,7 +45,10 @@ def test_cutoff_present_only_when_range_reaches_it(client: httpx.Client) -> None
 
 
 def test_cutoff_in_the_mailbox_zone(client: httpx.Client) -> None:
-    body = {**_today(client), "mailboxId": mailbox_in(client, "Asia/Kolkata")["mailboxId"]}
+    body = {
+        **_today(client),
+        "mailboxId": mailbox_in(client, "Asia/Kolkata")["mailboxId"],
+    }
 
     _, page = run_report(client, body)
 
@@ -110,7 +113,9 @@ def test_late_attribution_rows_move_from_unknown_to_the_user(
     assert _actions(settled, False) - _actions(provisional, False) == moved
 
 
-def test_late_attribution_can_be_disabled(serve: Callable[..., RunningSimulator]) -> None:
+def test_late_attribution_can_be_disabled(
+    serve: Callable[..., RunningSimulator],
+) -> None:
     enabled = serve()
     disabled = serve(late_attribution_minutes=0)
     with _client(enabled) as on, _client(disabled) as off:

@@ -107,7 +107,9 @@ def test_hours_across_autumn_dst_change(client: httpx.Client) -> None:
     body.pop("fieldGroup")
     groups = "replyData,closeData"
 
-    hours, _ = run_report(client, {**body, "period": "hour"}, max=500, fieldGroup=groups)
+    hours, _ = run_report(
+        client, {**body, "period": "hour"}, max=500, fieldGroup=groups
+    )
     days, _ = run_report(client, {**body, "period": "day"}, max=500, fieldGroup=groups)
 
     labels = {row["startDateTime"] for row in hours}
@@ -136,7 +138,9 @@ def test_repeated_autumn_hour_is_one_row_of_two_real_hours(
     after = parse_utc("2025-11-02T07:00:00Z")
     kinds = ("assign", "reassign")
     in_first = [e for e in events if first <= e["time"] < second and e["kind"] in kinds]
-    in_second = [e for e in events if second <= e["time"] < after and e["kind"] in kinds]
+    in_second = [
+        e for e in events if second <= e["time"] < after and e["kind"] in kinds
+    ]
 
     hours, _ = run_report(
         client, {"mailboxId": mailbox["mailboxId"], "start": "2025-11-02T01:00:00",

@@ -66,7 +66,9 @@ def test_status_fault_after_n_and_retry_after(
     }
 
 
-def test_post_that_fails_but_started_a_run(serve: Callable[..., RunningSimulator]) -> None:
+def test_post_that_fails_but_started_a_run(
+    serve: Callable[..., RunningSimulator],
+) -> None:
     fault = Fault("status", method="POST", path=REPORT, status=502, start_run=True)
     running = serve(faults=[fault], run_seconds=0.3, max_running_runs=1)
     with _client(running) as client:
