@@ -20,9 +20,10 @@ from connector.simulator.api import Call, Outcome, error_body, failure, origin_o
 from connector.simulator.clock import format_utc
 from connector.simulator.control import control_routes
 from connector.simulator.reports import ValidationError
+from connector.simulator.requestlog import RequestRecord
 from connector.simulator.runs import RESULTS_PATH
 from connector.simulator.settings import Fault
-from connector.simulator.simulator import ApiError, RequestRecord, Simulator
+from connector.simulator.simulator import ApiError, Simulator
 
 logger = logging.getLogger(__name__)
 

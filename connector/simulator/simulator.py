@@ -12,11 +12,12 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from connector.simulator.clock import SimClock, format_utc, parse_utc
+from connector.simulator.faults import FaultBook
+from connector.simulator.limits import SlidingWindowLimiter
 from connector.simulator.reports import (
     ReportEngine,
     ReportQuery,
@@ -24,7 +25,9 @@ from connector.simulator.reports import (
     parse_boolean,
     parse_field_groups,
     parse_local_datetime,
+    parse_report_body,
 )
+from connector.simulator.requestlog import RequestLog, RequestRecord
 from connector.simulator.runs import Run
 from connector.simulator.settings import (
     ApiKey,
@@ -38,7 +41,6 @@ from connector.simulator.world import Mailbox, build_mailboxes
 logger = logging.getLogger(__name__)
 
 MAX_STORED_ROWS = 400_000
-MAX_LOGGED_REQUESTS = 100_000
 REPORTING_SCOPE = "reporting"
 RATE_LIMITED_MESSAGE = "Rate limit exceeded."
 
@@ -61,51 +63,11 @@ class ApiError(Exception):
         self.with_links = with_links
 
 
-@dataclass
-class _FaultState:
-    fault: Fault
-    matched: int = 0
-
-
-@dataclass
-class RequestRecord:
-    """One line of the request log (never the key value)."""
-
-    method: str
-    path: str
-    query: str
-    status: int
-    time: float
-    sim_time: str
-    key_name: str | None
-    run_id: str | None = None
-    fault: str | None = None
-    duration_seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """Returns the record as `GET /_sim/requests` lists it."""
-        return {
-            "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "status": self.status,
-            "time": self.time,
-            "sim_time": self.sim_time,
-            "key_name": self.key_name,
-            "run_id": self.run_id,
-            "fault": self.fault,
-            "duration_seconds": round(self.duration_seconds, 6),
-        }
-
-
 class Simulator:
     """One simulated Emailgistics account: data, clock, keys, runs and faults."""
 
     def __init__(self, settings: SimulatorSettings | None = None) -> None:
         """Creates the simulator; the data is derived lazily from the seed."""
-        from connector.simulator.limits import SlidingWindowLimiter
-
         self._settings = settings or SimulatorSettings()
         self.clock = SimClock(self._settings.clock, self._settings.now)
         self.mailboxes: tuple[Mailbox, ...] = build_mailboxes(self._settings)
@@ -114,8 +76,8 @@ class Simulator:
         self._lock = threading.RLock()
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._stored_rows = 0
-        self._faults = [_FaultState(f) for f in self._settings.faults]
-        self._requests: list[RequestRecord] = []
+        self._faults = FaultBook(self._settings.faults)
+        self._requests = RequestLog()
 
     @property
     def settings(self) -> SimulatorSettings:
@@ -328,52 +290,29 @@ class Simulator:
 
     def set_faults(self, faults: list[Fault]) -> None:
         """Replaces the injected faults (their counters restart)."""
-        with self._lock:
-            self._faults = [_FaultState(f) for f in faults]
+        self._faults.replace(faults)
 
     def faults(self) -> list[dict[str, Any]]:
         """Returns the injected faults with how many requests each has matched."""
-        with self._lock:
-            return [{**s.fault.to_dict(), "matched": s.matched} for s in self._faults]
+        return self._faults.to_json()
 
     def match_fault(
         self, method: str, path: str, mailbox_id: str | None
     ) -> Fault | None:
-        """Counts a request against every fault it matches; returns the one to apply."""
-        chosen = None
-        with self._lock:
-            for state in self._faults:
-                fault = state.fault
-                if fault.method is not None and fault.method.upper() != method:
-                    continue
-                if not path.startswith(fault.path):
-                    continue
-                if fault.mailbox_id is not None and fault.mailbox_id != mailbox_id:
-                    continue
-                state.matched += 1
-                is_due = fault.after < state.matched <= fault.after + fault.times
-                if chosen is None and is_due:
-                    chosen = fault
-        return chosen
-
-    # Request log, clock and settings.
+        """Counts a request against the faults; returns the one to apply."""
+        return self._faults.match(method, path, mailbox_id)
 
     def record(self, record: RequestRecord) -> None:
-        """Appends a request to the log (the oldest entries are dropped past a cap)."""
-        with self._lock:
-            self._requests.append(record)
-            if len(self._requests) > MAX_LOGGED_REQUESTS:
-                del self._requests[: MAX_LOGGED_REQUESTS // 10]
+        """Appends a request to the log."""
+        self._requests.append(record)
 
     def requests(self) -> list[dict[str, Any]]:
         """Returns the request log, oldest first."""
-        with self._lock:
-            return [r.to_json() for r in self._requests]
+        return self._requests.to_json()
 
     def clear_requests(self) -> None:
         """Empties the request log."""
-        with self._lock:
-            self._requests.clear()
+        self._requests.clear()
 
     def clock_state(self) -> dict[str, Any]:
         """Returns now and the cutoff as UTC ISO strings."""
@@ -424,8 +363,6 @@ class Simulator:
         Raises:
             ValidationError: A parameter is missing or invalid.
         """
-        from connector.simulator.reports import parse_report_body
-
         body: dict[str, Any] = {
             k: params.get(k) for k in ("mailboxId", "start", "end", "period")
         }
