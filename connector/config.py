@@ -15,6 +15,10 @@ from typing import Any, TypeVar
 
 import pendulum
 from dlt.common.configuration import configspec, resolve_configuration
+from dlt.common.configuration.exceptions import (
+    ConfigurationException as DltConfigurationException,
+)
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
@@ -148,9 +152,18 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> LoadConfig:
     Raises:
         ConfigurationError: For an unknown key or any invalid value.
     """
-    spec = resolve_configuration(
-        EmailgisticsConfiguration(), sections=SECTIONS, accept_partial=True
-    )
+    try:
+        spec = resolve_configuration(
+            EmailgisticsConfiguration(), sections=SECTIONS, accept_partial=True
+        )
+    except ConfigValueCannotBeCoercedException as exc:
+        raise ConfigurationError(
+            f"{exc.field_name} has a value of the wrong type: expected "
+            f"{getattr(exc.hint, '__name__', exc.hint)} (check "
+            f"SOURCES__EMAILGISTICS__{exc.field_name.upper()} and .dlt/*.toml)."
+        ) from None
+    except DltConfigurationException as exc:
+        raise ConfigurationError(f"Cannot read [sources.emailgistics]: {exc}") from None
     raw: dict[str, Any] = {key: getattr(spec, key) for key in CONFIG_KEYS}
     for key, value in (overrides or {}).items():
         if key not in raw:

@@ -143,8 +143,12 @@ class ReportRunner:
         envelope = await self._run_to_done(job)
 
         rows = dropped = pages = 0
+        data_cutoff = envelope.data_cutoff
+        time_zone = envelope.time_zone
         with spool_path.open("wb") as spool:
             while True:
+                data_cutoff = data_cutoff or envelope.data_cutoff
+                time_zone = time_zone or envelope.time_zone
                 kept = [r for r in envelope.rows if _inside(r, job.window)]
                 dropped += len(envelope.rows) - len(kept)
                 if kept:
@@ -170,10 +174,8 @@ class ReportRunner:
             spool_path=spool_path,
             rows=rows,
             pages=pages,
-            data_cutoff=parse_wall_time(envelope.data_cutoff)
-            if envelope.data_cutoff
-            else None,
-            time_zone=envelope.time_zone or job.time_zone,
+            data_cutoff=parse_wall_time(data_cutoff) if data_cutoff else None,
+            time_zone=time_zone or job.time_zone,
             dropped_rows=dropped,
         )
 

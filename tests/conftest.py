@@ -48,7 +48,18 @@ def isolated_environment(
     work_dir = tmp_path / "work"
     work_dir.mkdir()
     monkeypatch.chdir(work_dir)
+    reload_dlt_run_context(str(work_dir))
     yield work_dir
+
+
+def reload_dlt_run_context(run_dir: str) -> None:
+    """Makes dlt read `.dlt/` in `run_dir` again (it reads it once per process)."""
+    from dlt.common.configuration.container import Container
+    from dlt.common.configuration.specs.pluggable_run_context import (
+        PluggableRunContext,
+    )
+
+    Container()[PluggableRunContext].reload(run_dir)
 
 
 def simulator_settings(**changes: Any) -> SimulatorSettings:
