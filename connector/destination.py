@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import dlt
 from dlt.common.destination import TLoaderFileFormat
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from filelock import FileLock, Timeout
 
 from connector.errors import ConfigurationError, PipelineLockedError
@@ -93,24 +93,28 @@ def make_pipeline(
 
 
 @contextmanager
-def pipeline_lock(pipeline: dlt.Pipeline, wait_seconds: float = 0) -> Iterator[Path]:
-    """Holds an exclusive lock on the pipeline's working directory.
+def pipeline_lock(pipelines_dir: str | None, wait_seconds: float = 0) -> Iterator[Path]:
+    """Holds an exclusive lock for the `emailgistics` pipeline.
 
     dlt itself does not stop two processes from interleaving loads of one
-    pipeline.
+    pipeline. The lock file sits next to the pipeline's working directory
+    (`<pipelines_dir>/emailgistics.lock`) rather than inside it, because dlt may
+    wipe and recreate that directory, which would silently void a held lock.
 
     Raises:
         PipelineLockedError: When another run holds the lock past `wait_seconds`.
     """
-    os.makedirs(pipeline.working_dir, exist_ok=True)
-    lock_path = Path(pipeline.working_dir) / "emailgistics.lock"
+    root = Path(pipelines_dir or get_dlt_pipelines_dir())
+    root.mkdir(parents=True, exist_ok=True)
+    lock_path = root / f"{PIPELINE_NAME}.lock"
     lock = FileLock(str(lock_path))
     try:
         lock.acquire(timeout=wait_seconds)
     except Timeout:
         raise PipelineLockedError(
-            f"Another run of pipeline {pipeline.pipeline_name!r} is in progress "
-            f"(lock {lock_path}). Wait for it to finish; this run loaded nothing."
+            f"Another run of pipeline {PIPELINE_NAME!r} is in progress "
+            f"(lock {lock_path}). Wait for it to finish, or pass --wait-for-lock; "
+            "this run loaded nothing."
         ) from None
     try:
         yield lock_path

@@ -137,14 +137,14 @@ def run_load(
     options.validate()
     now = options.now or pendulum.now("UTC")
     started = time.monotonic()
-    pipeline = make_pipeline(
-        options.destination,
-        options.dataset_name,
-        duckdb_file=options.duckdb_path,
-        postgres_credentials=options.postgres_credentials,
-        pipelines_dir=options.pipelines_dir,
-    )
-    with pipeline_lock(pipeline, options.lock_wait_seconds):
+    with pipeline_lock(options.pipelines_dir, options.lock_wait_seconds):
+        pipeline = make_pipeline(
+            options.destination,
+            options.dataset_name,
+            duckdb_file=options.duckdb_path,
+            postgres_credentials=options.postgres_credentials,
+            pipelines_dir=options.pipelines_dir,
+        )
         pipeline.sync_destination()
         resource_state = _resource_state(pipeline)
         with (

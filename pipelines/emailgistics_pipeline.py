@@ -36,6 +36,8 @@ from pipelines.progress import LiveProgress, LogProgress
 
 logger = logging.getLogger("pipelines.emailgistics_pipeline")
 
+QUIET_LOGGERS = ("httpx", "httpcore", "connector.runner", "connector.client")
+
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_CONFIG = 2
@@ -119,8 +121,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
     is_live = console.is_terminal and not args.no_progress
+    touched = [logging.getLogger(name) for name in (None, *QUIET_LOGGERS)]
+    saved = [(lg, lg.handlers[:], lg.level) for lg in touched]
     redacting_filter = _setup_logging(console, is_live, args.verbose)
+    try:
+        return _run(args, console, is_live, redacting_filter)
+    finally:
+        for lg, handlers, level in saved:
+            lg.handlers, lg.level = handlers, level
 
+
+def _run(
+    args: argparse.Namespace,
+    console: Console,
+    is_live: bool,
+    redacting_filter: SecretRedactingFilter,
+) -> int:
     try:
         config = load_config(
             {
@@ -197,8 +213,9 @@ def _setup_logging(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     if not verbose:
-        logging.getLogger("connector.runner").setLevel(logging.WARNING)
-        logging.getLogger("connector.client").setLevel(logging.WARNING)
+        # Per-run INFO lines drown a long backfill; the loader's lines remain.
+        for name in ("connector.runner", "connector.client"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return redacting_filter
 
 
