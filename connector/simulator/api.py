@@ -164,7 +164,11 @@ async def submit_report(sim: Simulator, call: Call) -> Outcome:
 
     run = sim.reserve_run(key, query, call.parameters or {})
     call.run_id = run.run_id
-    await run_in_threadpool(sim.compute_run, run)
+    try:
+        await run_in_threadpool(sim.compute_run, run)
+    except Exception:
+        sim.discard_run(run)
+        raise
     data = envelope(run, page, call.base_url, time.time(), sim.settings.defer_total)
     return Outcome(200, data)
 

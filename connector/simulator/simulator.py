@@ -40,7 +40,7 @@ from connector.simulator.world import Mailbox, build_mailboxes
 
 logger = logging.getLogger(__name__)
 
-MAX_STORED_ROWS = 400_000
+MAX_STORED_ROWS = 200_000
 REPORTING_SCOPE = "reporting"
 RATE_LIMITED_MESSAGE = "Rate limit exceeded."
 
@@ -221,6 +221,11 @@ class Simulator:
             "run %s: %s %s rows for %s", run.run_id, run.row_count, run.query.period,
             run.query.mailbox_id,
         )  # fmt: skip
+
+    def discard_run(self, run: Run) -> None:
+        """Forgets a run whose computation failed, freeing its slot."""
+        with self._lock:
+            self._runs.pop(run.run_id, None)
 
     def ensure_rows(self, run: Run) -> None:
         """Recomputes the rows of a run whose rows were evicted (blocking)."""
