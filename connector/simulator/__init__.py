@@ -6,6 +6,7 @@ real HTTP, from data that is a pure function of a seed, plus a control API
 under `/_sim/`. It imports nothing from the connector.
 """
 
+from connector.simulator.app import build_app
 from connector.simulator.server import RunningSimulator, serve_in_thread
 from connector.simulator.settings import ApiKey, Fault, SimulatorSettings
 from connector.simulator.simulator import Simulator
@@ -16,5 +17,6 @@ __all__ = [
     "RunningSimulator",
     "Simulator",
     "SimulatorSettings",
+    "build_app",
     "serve_in_thread",
 ]

@@ -236,3 +236,22 @@ def test_zone_designator_is_ignored(client: httpx.Client) -> None:
     rows, _ = run_report(client, zoned, max=500)
 
     assert rows == plain
+
+
+def test_deferred_total_is_null_until_the_last_page(
+    running: RunningSimulator, client: httpx.Client
+) -> None:
+    running.simulator.update_settings({"defer_total": True})
+
+    response = client.post(REPORT, params={"max": 20}, json=_body(client))
+    page = wait_done(client, response.json())
+    totals = [page["result"]["total"]]
+    count = len(page["result"]["data"])
+    while "next" in page["_links"]:
+        page = client.get(page["_links"]["next"]["href"]).json()
+        totals.append(page["result"]["total"])
+        count += len(page["result"]["data"])
+
+    assert len(totals) > 1
+    assert totals[:-1] == [None] * (len(totals) - 1)
+    assert totals[-1] == count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import socket
 import subprocess
 import sys
@@ -65,3 +66,24 @@ def test_simulator_imports_nothing_from_the_connector() -> None:
             for name in names:
                 if name == "connector" or name.startswith("connector."):
                     assert name.startswith("connector.simulator"), (path.name, name)
+
+
+def test_app_runs_in_process_over_asgi() -> None:
+    from connector.simulator import Simulator, SimulatorSettings, build_app
+
+    simulator = Simulator(SimulatorSettings(clock="manual", now="2026-05-01T12:28:00Z"))
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=build_app(simulator))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://sim.test"
+        ) as client:
+            return await client.get(
+                "/api/v1/admin/mailboxes",
+                headers={"Authorization": "Bearer sim-demo-key"},
+            )
+
+    response = asyncio.run(call())
+
+    assert response.status_code == 200
+    assert simulator.requests()[0]["key_name"] == "demo"
