@@ -113,7 +113,12 @@ class LocalCalendar:
         return buckets
 
     def business_window(self, day: int) -> tuple[int, int] | None:
-        """Returns the mailbox-hours window of `day` (Mon-Fri 08:00-18:00)."""
+        """Returns the mailbox-hours window of `day` (Mon-Fri 08:00-18:00).
+
+        Mailbox schedules and holidays are not modelled: every mailbox has
+        the same hours, so `averageMailboxInitialReplyTime` ignores holidays.
+        A per-mailbox schedule in `world.py` passed here would lift this.
+        """
         if day in self._business:
             return self._business[day]
         base = date.fromordinal(day)

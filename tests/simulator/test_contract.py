@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -64,13 +65,15 @@ def test_mailboxes_list_zones_users_and_inactive(client: httpx.Client) -> None:
 
 
 def test_running_envelope_then_done(running: RunningSimulator) -> None:
-    running.simulator.update_settings({"run_seconds": 0.3})
+    running.simulator.update_settings({"run_seconds": 1.0})
     with httpx.Client(headers={"Authorization": "Bearer sim-demo-key"}) as client:
         client.base_url = httpx.URL(running.base_url)
         body = _body(client)
 
         first = client.post(REPORT, json=body).json()
-        done = wait_done(client, first)
+        time.sleep(0.15)
+        middle = client.get(first["_links"]["self"]["href"]).json()
+        done = wait_done(client, middle)
 
     assert first["status"] == "running"
     assert 0 <= first["progress"] < 100
@@ -88,6 +91,8 @@ def test_running_envelope_then_done(running: RunningSimulator) -> None:
         "method": "POST",
         "body": {"parameters": body},
     }
+    assert middle["status"] == "running"
+    assert first["progress"] < middle["progress"] < 100
     assert done["status"] == "done"
     assert done["progress"] == 100
 
