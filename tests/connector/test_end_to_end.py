@@ -8,9 +8,9 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from connector.simulator import RunningSimulator
+from connector.simulator import Fault, RunningSimulator
 from tests.conftest import Loader, fast_config
-from tests.connector.helpers import mailboxes, truth, warehouse_rows
+from tests.connector.helpers import METRICS, mailboxes, truth, warehouse_rows
 
 
 def test_backfill_matches_truth_exactly(
@@ -144,3 +144,101 @@ def test_coarse_grains_match_truth(
     for mailbox in mailboxes(simulator):
         expected.update(truth(simulator, mailbox["mailboxId"], period, start, end))
     assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
+
+
+def test_interrupted_backfill_resumes_with_the_missing_windows(
+    simulator: RunningSimulator, duckdb_loader: Loader
+) -> None:
+    config = fast_config(simulator.base_url).replace(periods_per_window={"day": 10})
+    report = "/api/v1/reports/mailboxUserPerformance"
+    simulator.simulator.set_faults(
+        [
+            Fault(
+                kind="status",
+                status=503,
+                method="POST",
+                path=report,
+                after=5,
+                times=10_000,
+            )
+        ]
+    )
+    dates = {"start": "2026-01-01", "end": "2026-03-02", "now": "2026-05-01T12:28:00Z"}
+
+    first = duckdb_loader.run(config, **dates)
+
+    assert not first.ok
+    loaded_first = sum(m.windows_loaded_now for m in first.mailboxes.values())
+    total = sum(m.windows_planned for m in first.mailboxes.values())
+    assert 0 < loaded_first < total
+
+    simulator.simulator.set_faults([])
+    simulator.simulator.clear_requests()
+    second = duckdb_loader.run(config, **dates)
+
+    assert second.ok, second.failures
+    posts = [r for r in simulator.simulator.requests() if r["method"] == "POST"]
+    assert len(posts) == total - loaded_first
+    expected = {}
+    for mailbox in mailboxes(simulator):
+        expected.update(
+            truth(
+                simulator,
+                mailbox["mailboxId"],
+                "day",
+                "2026-01-01T00:00:00",
+                "2026-03-01T23:59:59",
+            )
+        )
+    assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
+
+
+@pytest.mark.postgres
+def test_postgres_backfill_and_nightly_match_truth(
+    simulator: RunningSimulator, postgres_loader: Loader, postgres_url: str
+) -> None:
+    import psycopg2
+
+    config = fast_config(simulator.base_url, initial_start="2026-04-25")
+    backfill = postgres_loader.run(
+        config, start="2026-03-01", end="2026-04-25", now="2026-05-01T12:28:00Z"
+    )
+    nightly = postgres_loader.run(config, now="2026-05-01T12:28:00Z")
+
+    assert backfill.ok and nightly.ok
+    expected = {}
+    for mailbox in mailboxes(simulator):
+        expected.update(
+            truth(
+                simulator,
+                mailbox["mailboxId"],
+                "day",
+                "2026-03-01T00:00:00",
+                "2026-05-01T23:59:59",
+            )
+        )
+    columns = ", ".join(column for _, column in METRICS)
+    connection = psycopg2.connect(postgres_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET TimeZone = 'Asia/Tokyo'")
+            cursor.execute(
+                f"SELECT mailbox_id, user_id, start_date_time, {columns} "
+                f'FROM "{postgres_loader.dataset_name}".mailbox_user_performance'
+            )
+            rows = cursor.fetchall()
+            cursor.execute(
+                "SELECT data_type FROM information_schema.columns WHERE "
+                "table_schema = %s AND table_name = 'mailbox_user_performance' "
+                "AND column_name = 'start_date_time'",
+                (postgres_loader.dataset_name,),
+            )
+            (start_type,) = cursor.fetchall()[0]
+    finally:
+        connection.close()
+    loaded = {
+        (r[0], r[1], r[2]): dict(zip([c for _, c in METRICS], r[3:], strict=True))
+        for r in rows
+    }
+    assert loaded == expected
+    assert start_type == "timestamp without time zone"
