@@ -108,6 +108,10 @@ class ApiClient:
         )
         # A bucket of one token refilled evenly: never more than the budget in
         # any sliding minute, which a minute-sized bucket would allow twice over.
+        # Known cost: the first minute does not use the burst a sliding window
+        # permits, so a long backfill finishes up to a minute later than the
+        # limit allows; a sliding-log limiter (timestamps of the last N sends
+        # plus a latency margin) would recover it.
         self._limiter = AsyncLimiter(
             1, 60.0 * RATE_SAFETY_FACTOR / config.requests_per_minute
         )

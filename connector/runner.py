@@ -263,6 +263,10 @@ class ReportRunner:
         return min(POST_RETRY_WAIT_SECONDS, self._config.poll_initial_seconds * 2)
 
     def _hold_ghost_slot(self) -> None:
+        # How long a run we may have started really lives is unknowable (no
+        # list of runs exists); twice the longest run seen so far, at least two
+        # maximal poll intervals, is a guess. Tracking the account's 429s on
+        # submit would let the hold end as soon as slots are evidently free.
         hold_seconds = min(
             self._config.job_timeout_seconds,
             max(

@@ -21,21 +21,19 @@ def describe(snapshot: ProgressSnapshot) -> str:
     """One line of counts, e.g. for a cron log."""
     windows_done = snapshot.windows_total - snapshot.windows_outstanding
     parts = [
-        f"runs submitted {snapshot.runs_submitted}",
-        f"running {snapshot.runs_running}",
-        f"done {snapshot.runs_done}",
+        f"runs {snapshot.runs_submitted} submitted/{snapshot.runs_running} running/"
+        f"{snapshot.runs_done} done",
         f"windows {windows_done}/{snapshot.windows_total}",
-        f"rows fetched {snapshot.rows_fetched}",
-        f"rows loaded {snapshot.rows_loaded}",
-        f"requests {snapshot.requests}",
+        f"rows {snapshot.rows_loaded} loaded/{snapshot.rows_fetched} fetched",
+        f"{snapshot.requests} requests",
     ]
     if snapshot.windows_failed:
-        parts.append(f"failed {snapshot.windows_failed}")
+        parts.append(f"{snapshot.windows_failed} failed")
     if snapshot.rate_limited:
-        parts.append(f"429s {snapshot.rate_limited}")
+        parts.append(f"{snapshot.rate_limited} x 429")
     if snapshot.retries:
-        parts.append(f"retries {snapshot.retries}")
-    return ", ".join(parts)
+        parts.append(f"{snapshot.retries} retries")
+    return " | ".join(parts)
 
 
 class LiveProgress:

@@ -242,3 +242,29 @@ def test_postgres_backfill_and_nightly_match_truth(
     }
     assert loaded == expected
     assert start_type == "timestamp without time zone"
+
+
+def test_hour_grain_across_dst_transitions_matches_truth(
+    simulator: RunningSimulator, duckdb_loader: Loader
+) -> None:
+    # New York springs forward on 8 March, London on 29 March, Adelaide falls
+    # back on 5 April 2026.
+    config = fast_config(simulator.base_url, period="hour")
+
+    summary = duckdb_loader.run(
+        config, start="2026-03-07", end="2026-04-07", now="2026-05-01T12:28:00Z"
+    )
+
+    assert summary.ok, summary.failures
+    expected = {}
+    for mailbox in mailboxes(simulator):
+        expected.update(
+            truth(
+                simulator,
+                mailbox["mailboxId"],
+                "hour",
+                "2026-03-07T00:00:00",
+                "2026-04-06T23:59:59",
+            )
+        )
+    assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
