@@ -280,9 +280,13 @@ class ApiClient:
         )
 
     async def _wait_for_budget(self) -> None:
-        while (delay := self._paused_until - time.monotonic()) > 0:
-            await asyncio.sleep(delay)
-        await self._limiter.acquire()
+        while True:
+            while (delay := self._paused_until - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            await self._limiter.acquire()
+            # A 429 may have arrived while this request waited for its turn.
+            if self._paused_until <= time.monotonic():
+                return
 
     def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
         retry_after = _retry_after_seconds(response)
