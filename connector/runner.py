@@ -24,6 +24,7 @@ from connector.config import LoadConfig
 from connector.errors import (
     EmailgisticsError,
     MailboxNotFoundError,
+    RateLimitedError,
     ReportRunFailed,
     ReportTimeoutError,
     ResultExpiredError,
@@ -201,7 +202,7 @@ class ReportRunner:
                     if time.monotonic() - started > config.job_timeout_seconds:
                         raise ReportTimeoutError(
                             f"The run for {job.describe()} was still running after "
-                            f"{config.job_timeout_seconds:.0f}s "
+                            f"{config.job_timeout_seconds:g}s "
                             "(job_timeout_seconds); run again later."
                         )
                     await asyncio.sleep(delay)
@@ -235,20 +236,23 @@ class ReportRunner:
         """POSTs the run; after an uncertain failure retries once.
 
         A POST that timed out or got a 5xx may have started a run anyway; that
-        run holds one of the account's slots until it finishes, so one local
-        slot stays taken for a while before it is given back.
+        run holds one of the account's slots until it finishes. So the caller's
+        slot passes to that possible run for a while, and the retry waits for
+        a slot of its own.
         """
         try:
             return await self._client.submit_report(
                 job.mailbox_id, job.period, job.window
             )
         except RetriableApiError as exc:
-            if exc.code == "connect":
+            if exc.code == "connect" or isinstance(exc, RateLimitedError):
+                # Refused before any run could start: no slot is at stake.
                 logger.warning(
-                    "Submit for %s could not connect; retrying", job.describe()
+                    "Submit for %s started no run (%s); retrying", job.describe(), exc
                 )
+                await asyncio.sleep(self._post_retry_wait())
             else:
-                self._hold_ghost_slot()
+                self._pass_slot_to_possible_run()
                 logger.warning(
                     "Submit for %s failed (%s); a run may have started. Retrying "
                     "once in %.1fs",
@@ -256,13 +260,15 @@ class ReportRunner:
                     exc,
                     self._post_retry_wait(),
                 )
-            await asyncio.sleep(self._post_retry_wait())
+                await asyncio.sleep(self._post_retry_wait())
+                await self._slots.semaphore.acquire()
         return await self._client.submit_report(job.mailbox_id, job.period, job.window)
 
     def _post_retry_wait(self) -> float:
         return min(POST_RETRY_WAIT_SECONDS, self._config.poll_initial_seconds * 2)
 
-    def _hold_ghost_slot(self) -> None:
+    def _pass_slot_to_possible_run(self) -> None:
+        """Keeps the caller's slot taken for a while, then gives it back."""
         # How long a run we may have started really lives is unknowable (no
         # list of runs exists); twice the longest run seen so far, at least two
         # maximal poll intervals, is a guess. Tracking the account's 429s on
@@ -276,7 +282,6 @@ class ReportRunner:
         logger.info("Counting a run slot as taken for %.0fs", hold_seconds)
 
         async def hold() -> None:
-            await self._slots.semaphore.acquire()
             try:
                 await asyncio.sleep(hold_seconds)
             finally:
