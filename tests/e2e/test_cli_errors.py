@@ -1,0 +1,254 @@
+"""Every bad input gives one clear, actionable error line and a non-zero exit,
+driven through the command line as a user runs it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.simulator import ApiKey, Fault, RunningSimulator
+from pipelines.emailgistics_pipeline import main
+from tests.conftest import SIM_KEY, SIM_NOW, Loader
+from tests.e2e.support import (
+    assert_matches_truth,
+    cli_env,
+    expected,
+    listed_mailboxes,
+    run_cli,
+    table_snapshot,
+)
+
+BACKFILL = ["--start", "2026-03-01", "--end", "2026-03-08", "--now", SIM_NOW]
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """`main` installs its own root handler; put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def use_simulator(
+    simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> RunningSimulator:
+    """The simulator, with key, URL and fast timings in the environment."""
+    for name, value in cli_env(simulator.base_url).items():
+        if name.startswith("SOURCES__"):
+            monkeypatch.setenv(name, value)
+    return simulator
+
+
+def run_main(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, *args: str
+) -> tuple[int, list[str], str]:
+    """Runs `main` in-process; returns the exit code, stderr lines and stdout."""
+    argv = [
+        *args,
+        "--pipelines-dir",
+        str(tmp_path / "pipelines"),
+        "--no-progress",
+    ]
+    if "--duckdb-path" not in args:
+        argv += ["--duckdb-path", str(tmp_path / "warehouse.duckdb")]
+    code = main(argv)
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error")]
+    return code, errors, captured.out
+
+
+CONFIG_ERRORS = {
+    "unknown period": (
+        {"SOURCES__EMAILGISTICS__PERIOD": "fortnight"},
+        [],
+        ["period", "'fortnight'", "hour, day, week, month"],
+    ),
+    "end before start": (
+        {},
+        ["--start", "2026-03-08", "--end", "2026-03-01"],
+        ["--end", "2026-03-01", "not after", "--start"],
+    ),
+    "end equal to start": (
+        {},
+        ["--start", "2026-03-08", "--end", "2026-03-08"],
+        ["--end", "not after", "--start"],
+    ),
+    "unparseable date": (
+        {},
+        ["--start", "2026-13-45", "--end", "2026-04-01"],
+        ["--start", "'2026-13-45'", "ISO date"],
+    ),
+    "only a start": (
+        {},
+        ["--start", "2026-03-01"],
+        ["--start", "--end"],
+    ),
+    "empty key": (
+        {"SOURCES__EMAILGISTICS__API_KEY": "   "},
+        [],
+        ["API key", "SOURCES__EMAILGISTICS__API_KEY", "secrets.toml"],
+    ),
+    "page_size too big": (
+        {"SOURCES__EMAILGISTICS__PAGE_SIZE": "501"},
+        [],
+        ["page_size", "between 1 and 500", "501"],
+    ),
+    "page_size zero": (
+        {"SOURCES__EMAILGISTICS__PAGE_SIZE": "0"},
+        [],
+        ["page_size", "between 1 and 500", "0"],
+    ),
+    "page_size not a number": (
+        {"SOURCES__EMAILGISTICS__PAGE_SIZE": "lots"},
+        [],
+        ["page_size", "SOURCES__EMAILGISTICS__PAGE_SIZE"],
+    ),
+    "bad week_start": (
+        {"SOURCES__EMAILGISTICS__WEEK_START": "funday"},
+        [],
+        ["week_start", "'funday'", "monday"],
+    ),
+    "bad lookback": (
+        {"SOURCES__EMAILGISTICS__LOOKBACK": "one day"},
+        [],
+        ["lookback", "'one day'", "P1D"],
+    ),
+    "duckdb file named like the dataset": (
+        {},
+        ["--duckdb-path", "emailgistics.duckdb"],
+        ["emailgistics.duckdb", "dataset", "--duckdb-path"],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "words"), list(CONFIG_ERRORS.values()), ids=list(CONFIG_ERRORS)
+)
+def test_bad_setting_exits_2_with_one_line_before_any_request(
+    use_simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    env: dict[str, str],
+    args: list[str],
+    words: list[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    code, errors, out = run_main(capsys, tmp_path, *args, "--now", SIM_NOW)
+
+    assert code == 2
+    assert len(errors) == 1, errors
+    for word in words:
+        assert word in errors[0], (word, errors[0])
+    assert out == ""
+    assert use_simulator.simulator.requests() == []
+
+
+def test_unknown_period_option_is_refused_by_the_parser(
+    use_simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    result = run_cli(
+        ["--period", "fortnight"], cli_env(use_simulator.base_url), tmp_path
+    )
+
+    assert result.returncode == 2
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(error_lines) == 1
+    assert "--period" in error_lines[0] and "'fortnight'" in error_lines[0]
+    assert "hour" in error_lines[0] and "month" in error_lines[0]
+    assert use_simulator.simulator.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("sk-not-a-key", ["401", "refused", "SOURCES__EMAILGISTICS__API_KEY"]),
+        ("sk-no-scope", ["403", "scope", "'reporting'"]),
+        ("sk-expired", ["401", "expired", "new key"]),
+    ],
+    ids=["wrong key", "key lacking the reporting scope", "expired key"],
+)
+def test_refused_key_exits_3_with_one_line_and_loads_nothing(
+    start_simulator: Callable[..., RunningSimulator],
+    tmp_path: Path,
+    key: str,
+    words: list[str],
+) -> None:
+    sim = start_simulator(
+        keys=[
+            ApiKey(SIM_KEY, "demo"),
+            ApiKey("sk-no-scope", "no-scope", scopes=("messages:read",)),
+            ApiKey("sk-expired", "expired", expires="2026-04-01T00:00:00Z"),
+        ]
+    )
+
+    args = [*BACKFILL, "--duckdb-path", str(tmp_path / "w.duckdb")]
+    args += ["--pipelines-dir", str(tmp_path / "p")]
+    result = run_cli(args, cli_env(sim.base_url, key=key), tmp_path)
+
+    assert result.returncode == 3, result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(error_lines) == 1, result.stderr
+    for word in words:
+        assert word in error_lines[0], (word, error_lines[0])
+    assert key not in result.stderr + result.stdout
+    loader = Loader(str(tmp_path / "p"), duckdb_path=str(tmp_path / "w.duckdb"))
+    assert table_snapshot(loader) == []
+
+
+def test_unknown_mailbox_fails_by_name_while_the_others_load(
+    use_simulator: RunningSimulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    known = listed_mailboxes(use_simulator)[0]["mailboxId"]
+    unknown = "00000000-0000-4000-8000-00000000dead"
+
+    code, errors, out = run_main(
+        capsys, tmp_path, *BACKFILL, "--mailbox", unknown, "--mailbox", known
+    )
+
+    assert code == 1
+    assert unknown in out + "\n".join(errors)
+    loader = Loader(
+        str(tmp_path / "pipelines"), duckdb_path=str(tmp_path / "warehouse.duckdb")
+    )
+    truth = expected(
+        use_simulator, "day", "2026-03-01", "2026-03-07T23:59:59", mailbox_ids=[known]
+    )
+    assert_matches_truth(loader, truth)
+
+
+def test_mailbox_refused_on_submit_fails_by_name_while_the_others_load(
+    use_simulator: RunningSimulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    refused, *others = (m["mailboxId"] for m in listed_mailboxes(use_simulator))
+    use_simulator.simulator.set_faults(
+        [Fault("status", "POST", status=404, mailbox_id=refused, times=1000)]
+    )
+
+    code, errors, out = run_main(capsys, tmp_path, *BACKFILL)
+
+    assert code == 1
+    assert refused in out + "\n".join(errors)
+    assert "allowlist" in out + "\n".join(errors)
+    loader = Loader(
+        str(tmp_path / "pipelines"), duckdb_path=str(tmp_path / "warehouse.duckdb")
+    )
+    truth = expected(
+        use_simulator, "day", "2026-03-01", "2026-03-07T23:59:59", mailbox_ids=others
+    )
+    assert_matches_truth(loader, truth)
+    # A mailbox refused once is not asked again for its other windows.
+    posts = [r for r in use_simulator.simulator.requests() if r["method"] == "POST"]
+    assert sum(1 for r in posts if r["status"] == 404) == 1
