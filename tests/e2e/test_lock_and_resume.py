@@ -1,0 +1,119 @@
+"""Two invocations of one pipeline never interleave; an interrupted backfill
+resumes without refetching what loaded and never moves the nightly cursor back."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from connector.simulator import ApiKey, Fault, RunningSimulator
+from tests.conftest import SIM_KEY, SIM_NOW, Loader, fast_config
+from tests.e2e.support import (
+    Truth,
+    assert_matches_truth,
+    cli_command,
+    cli_env,
+    expected,
+    listed_mailboxes,
+    our_requests,
+    resource_state,
+    run_cli,
+)
+
+REPORT = "/api/v1/reports/mailboxUserPerformance"
+
+
+def test_a_second_invocation_exits_or_waits_while_the_first_runs(
+    start_simulator: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    sim = start_simulator(
+        mailbox_count=1,
+        run_seconds=2.5,
+        keys=[ApiKey(SIM_KEY, "demo"), ApiKey("sk-second", "second")],
+    )
+    args = ["--start", "2026-03-01", "--end", "2026-03-08", "--now", SIM_NOW]
+    args += ["--pipelines-dir", str(tmp_path / "pipelines")]
+    args += ["--duckdb-path", str(tmp_path / "warehouse.duckdb")]
+    first = subprocess.Popen(
+        cli_command(*args),
+        env=cli_env(sim.base_url),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not any(r["method"] == "POST" for r in sim.simulator.requests()):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+
+        refused = run_cli(args, cli_env(sim.base_url, key="sk-second"), tmp_path)
+        waited = run_cli(
+            [*args, "--wait-for-lock", "60"],
+            cli_env(sim.base_url, key="sk-second"),
+            tmp_path,
+        )
+    finally:
+        _, err = first.communicate(timeout=60)
+
+    assert first.returncode == 0, err
+    assert refused.returncode == 4
+    errors = [line for line in refused.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "in progress" in errors[0], refused.stderr
+    assert waited.returncode == 0, waited.stderr
+    first_times = [r["time"] for r in our_requests(sim, "demo")]
+    second_times = [r["time"] for r in our_requests(sim, "second")]
+    assert second_times and min(second_times) > max(first_times)
+
+
+def test_interrupted_backfill_resumes_and_never_moves_the_cursor_back(
+    start_simulator: Callable[..., RunningSimulator], duckdb_loader: Loader
+) -> None:
+    sim = start_simulator(
+        mailbox_count=1, users_per_mailbox=3, requests_per_minute=100_000
+    )
+    mailbox_id = listed_mailboxes(sim)[0]["mailboxId"]
+    config = fast_config(
+        sim.base_url, initial_start="2026-04-25", max_concurrent_runs=1
+    )
+    config = config.replace(periods_per_window={**config.periods_per_window, "day": 5})
+    nightly = duckdb_loader.run(config, now=SIM_NOW)
+    assert nightly.ok, nightly.failures
+    cursor = resource_state(duckdb_loader.pipelines_dir)["mailboxes"][mailbox_id]["day"]
+    assert cursor["final_through"] >= "2026-04-30T00:00:00"
+
+    # Windows run one at a time in order: the third and fourth submits fail.
+    sim.simulator.set_faults(
+        [Fault("status", "POST", REPORT, status=500, after=2, times=99)]
+    )
+    first = duckdb_loader.run(config, start="2026-03-01", end="2026-03-21", now=SIM_NOW)
+
+    assert not first.ok
+    entry = resource_state(duckdb_loader.pipelines_dir)["mailboxes"][mailbox_id]["day"]
+    assert entry["final_through"] == cursor["final_through"]
+    assert_matches_truth(duckdb_loader, _truth(sim, "2026-03-10T23:59:59"))
+
+    sim.simulator.set_faults([])
+    resumed_at = time.time()
+    second = duckdb_loader.run(
+        config, start="2026-03-01", end="2026-03-21", now=SIM_NOW
+    )
+
+    assert second.ok, second.failures
+    refetched = sorted(
+        r["start"] for r in sim.simulator.runs() if r["created_time"] >= resumed_at
+    )
+    assert refetched == ["2026-03-11T00:00:00", "2026-03-16T00:00:00"]
+    entry = resource_state(duckdb_loader.pipelines_dir)["mailboxes"][mailbox_id]["day"]
+    assert entry["final_through"] == cursor["final_through"]
+    assert_matches_truth(duckdb_loader, _truth(sim, "2026-03-20T23:59:59"))
+
+
+def _truth(sim: RunningSimulator, backfilled_through: str) -> Truth:
+    """The backfilled March days plus what the nightly run loaded."""
+    nightly = expected(sim, "day", "2026-04-25")
+    march = expected(sim, "day", "2026-03-01", backfilled_through)
+    return Truth({**march.rows, **nightly.rows}, nightly.cutoffs)
