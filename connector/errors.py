@@ -15,6 +15,11 @@ class ConfigurationError(EmailgisticsError):
     """A setting or command-line argument is invalid; nothing was requested yet."""
 
 
+class DestinationError(EmailgisticsError):
+    """The warehouse could not be reached or refused a load; nothing of that load
+    was committed."""
+
+
 class PipelineLockedError(EmailgisticsError):
     """Another run of the same pipeline holds the lock."""
 

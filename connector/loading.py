@@ -21,7 +21,14 @@ import httpx
 import pendulum
 
 from connector.config import LoadConfig
-from connector.destination import LOADER_FILE_FORMATS, make_pipeline, pipeline_lock
+from connector.destination import (
+    LOADER_FILE_FORMATS,
+    CheckedDestination,
+    check_destination,
+    destination_failure,
+    make_pipeline,
+    pipeline_lock,
+)
 from connector.engine import Engine, Outcome, WindowFailure
 from connector.errors import ConfigurationError, FatalApiError
 from connector.runner import FetchedWindow, WindowJob
@@ -137,6 +144,12 @@ def run_load(
     options.validate()
     now = options.now or pendulum.now("UTC")
     started = time.monotonic()
+    target = check_destination(
+        options.destination,
+        options.dataset_name,
+        duckdb_file=options.duckdb_path,
+        postgres_credentials=options.postgres_credentials,
+    )
     with pipeline_lock(options.pipelines_dir, options.lock_wait_seconds):
         pipeline = make_pipeline(
             options.destination,
@@ -145,14 +158,17 @@ def run_load(
             postgres_credentials=options.postgres_credentials,
             pipelines_dir=options.pipelines_dir,
         )
-        pipeline.sync_destination()
+        try:
+            pipeline.sync_destination()
+        except Exception as exc:
+            raise destination_failure(target, exc) from exc
         resource_state = _resource_state(pipeline)
         with (
             tempfile.TemporaryDirectory(prefix="emailgistics-") as spool_dir,
             Engine(config, Path(spool_dir), transport) as engine,
         ):
             summary = _run(
-                config, options, now, pipeline, engine, resource_state, progress
+                config, options, now, pipeline, engine, resource_state, progress, target
             )
     summary.duration_seconds = time.monotonic() - started
     return summary
@@ -166,6 +182,7 @@ def _run(
     engine: Engine,
     resource_state: dict[str, Any],
     progress: ProgressReporter | None,
+    target: CheckedDestination,
 ) -> LoadSummary:
     mailboxes = engine.list_mailboxes()
     selected, failures = _select_mailboxes(config, mailboxes)
@@ -210,7 +227,14 @@ def _run(
             not outstanding and pending_mailboxes is not None
         ):
             _load(
-                config, pipeline, plans, batcher.take(), pending_mailboxes, summary, now
+                config,
+                pipeline,
+                plans,
+                batcher.take(),
+                pending_mailboxes,
+                summary,
+                now,
+                target,
             )
             pending_mailboxes = None
             batcher.last_load_end = time.monotonic()
@@ -247,6 +271,7 @@ def _load(
     mailboxes: list[dict[str, Any]] | None,
     summary: LoadSummary,
     now: pendulum.DateTime,
+    target: CheckedDestination,
 ) -> None:
     updates: list[tuple[str, str, dict[str, Any]]] = []
     for fetched in sorted(windows, key=lambda f: (f.job.mailbox_id, f.job.window)):
@@ -262,10 +287,15 @@ def _load(
 
     rows = sum(f.rows for f in windows)
     load_started = time.monotonic()
-    pipeline.run(
-        emailgistics(config, batch),
-        loader_file_format=LOADER_FILE_FORMATS[pipeline.destination.destination_name],
-    )
+    try:
+        pipeline.run(
+            emailgistics(config, batch),
+            loader_file_format=LOADER_FILE_FORMATS[
+                pipeline.destination.destination_name
+            ],
+        )
+    except Exception as exc:
+        raise destination_failure(target, exc) from exc
     logger.info(
         "Loaded %d windows, %d rows in %.1fs",
         len(windows),

@@ -20,9 +20,10 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from connector.config import load_config
-from connector.destination import DESTINATIONS
+from connector.destination import DESTINATIONS, root_cause
 from connector.errors import (
     ConfigurationError,
+    DestinationError,
     EmailgisticsError,
     FatalApiError,
     PipelineLockedError,
@@ -168,15 +169,20 @@ def _run(
         return _fail(EXIT_LOCKED, str(exc))
     except FatalApiError as exc:
         return _fail(EXIT_API, str(exc))
+    except DestinationError as exc:
+        logger.debug("Load failed", exc_info=True)
+        return _fail(EXIT_LOAD, str(exc))
     except EmailgisticsError as exc:
         return _fail(EXIT_PARTIAL, str(exc))
     except Exception as exc:
         logger.debug("Load failed", exc_info=True)
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        cause = root_cause(exc)
+        lines = str(cause).strip().splitlines()
         return _fail(
             EXIT_LOAD,
-            f"loading failed ({type(exc).__name__}): {first_line} - nothing after the "
-            "last completed load was committed; run again once the destination works.",
+            f"unexpected failure ({type(cause).__name__}): "
+            f"{lines[0] if lines else 'no message'} - nothing after the last "
+            "completed load was committed; run with -v for details.",
         )
 
     _print_summary(summary)

@@ -252,3 +252,112 @@ def test_mailbox_refused_on_submit_fails_by_name_while_the_others_load(
     # A mailbox refused once is not asked again for its other windows.
     posts = [r for r in use_simulator.simulator.requests() if r["method"] == "POST"]
     assert sum(1 for r in posts if r["status"] == 404) == 1
+
+
+def _duckdb_bad_paths(tmp_path: Path) -> dict[str, tuple[str, list[str]]]:
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "junk.duckdb").write_text("not a database\n" * 10)
+    return {
+        "missing directory": (
+            str(tmp_path / "nonexistent-dir" / "x.duckdb"),
+            ["nonexistent-dir", "does not exist", "--duckdb-path"],
+        ),
+        "a directory": (
+            str(tmp_path / "a-directory"),
+            ["a-directory", "is a directory"],
+        ),
+        "not a database": (
+            str(tmp_path / "junk.duckdb"),
+            ["junk.duckdb", "not a DuckDB database"],
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing directory", "a directory", "not a database"])
+def test_unusable_duckdb_path_exits_2_naming_it_before_any_request(
+    use_simulator: RunningSimulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    case: str,
+) -> None:
+    path, words = _duckdb_bad_paths(tmp_path)[case]
+
+    code, errors, _ = run_main(capsys, tmp_path, *BACKFILL, "--duckdb-path", path)
+
+    assert code == 2
+    assert len(errors) == 1, errors
+    for word in words:
+        assert word in errors[0], (word, errors[0])
+    assert "PipelineStepFailed" not in errors[0]
+    assert use_simulator.simulator.requests() == []
+
+
+POSTGRES_CREDENTIAL_ERRORS = {
+    "no credentials": (None, ["No Postgres credentials", "DESTINATION__POSTGRES"]),
+    "no password": (
+        "postgresql://loader@127.0.0.1:5432/test",
+        ["password", "DESTINATION__POSTGRES__CREDENTIALS"],
+    ),
+    "not a url": ("not a url", ["Cannot read", "postgresql://"]),
+}
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    list(POSTGRES_CREDENTIAL_ERRORS.values()),
+    ids=list(POSTGRES_CREDENTIAL_ERRORS),
+)
+def test_missing_postgres_credentials_exit_2_before_any_request(
+    use_simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    url: str | None,
+    words: list[str],
+) -> None:
+    if url is not None:
+        monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", url)
+
+    code, errors, _ = run_main(capsys, tmp_path, *BACKFILL, "--destination", "postgres")
+
+    assert code == 2
+    assert len(errors) == 1, errors
+    for word in words:
+        assert word in errors[0], (word, errors[0])
+    assert use_simulator.simulator.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("where", "words"),
+    [
+        ("127.0.0.1:5999/test", ["port 5999 failed", "Connection refused"]),
+        ("127.0.0.1:5432/no_such_database_x", ['"no_such_database_x" does not exist']),
+    ],
+    ids=["wrong port", "wrong database"],
+)
+def test_unreachable_postgres_exits_5_naming_host_and_cause_without_password(
+    use_simulator: RunningSimulator,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    where: str,
+    words: list[str],
+) -> None:
+    user = postgres_url.split("//", 1)[1].split(":", 1)[0]
+    password = "pw-kept-secret-42"
+    url = f"postgresql://{user}:{password}@{where}"
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", url)
+
+    code, errors, out = run_main(
+        capsys, tmp_path, *BACKFILL, "--destination", "postgres"
+    )
+
+    assert code == 5
+    assert len(errors) == 1, errors
+    assert f"Postgres {user}@{where}" in errors[0], errors[0]
+    for word in words:
+        assert word in errors[0], (word, errors[0])
+    assert "PipelineStepFailed" not in errors[0]
+    assert password not in errors[0] + out
+    assert use_simulator.simulator.requests() == []
