@@ -32,6 +32,7 @@ from connector.errors import (
     ApiError,
     AuthError,
     BadRequestError,
+    FatalApiError,
     MailboxNotFoundError,
     RateLimitedError,
     ResultExpiredError,
@@ -40,6 +41,7 @@ from connector.errors import (
 from connector.periods import Window
 from connector.redaction import redact
 from connector.settings import (
+    DEFAULT_BASE_URL,
     GET_RETRY_ATTEMPTS,
     GET_RETRY_MAX_WAIT_SECONDS,
     HTTP_TIMEOUT_SECONDS,
@@ -126,8 +128,38 @@ class ApiClient:
         await self._http.aclose()
 
     async def list_mailboxes(self) -> list[dict[str, Any]]:
-        """`GET /api/v1/admin/mailboxes`: every mailbox the key may report on."""
-        body = await self._get_json(MAILBOXES_PATH, kind="mailboxes")
+        """`GET /api/v1/admin/mailboxes`: every mailbox the key may report on.
+
+        Raises:
+            FatalApiError: 404, which means base_url is not the API's host.
+            RetriableApiError: The host could not be reached after retries.
+        """
+        base_url = self._config.base_url
+        try:
+            body = await self._get_json(MAILBOXES_PATH, kind="mailboxes")
+        except RetriableApiError as exc:
+            if exc.status != 0:
+                raise
+            what = "refused or timed out" if exc.code == "connect" else "dropped"
+            raise RetriableApiError(
+                f"Cannot reach the API at {urlsplit(base_url).netloc} (base_url "
+                f"{base_url}): the connection was {what} after "
+                f"{GET_RETRY_ATTEMPTS} attempts. Check base_url, the network, DNS "
+                "and any proxy or firewall, then run again.",
+                status=0,
+                path=MAILBOXES_PATH,
+                code=exc.code,
+            ) from None
+        except ApiError as exc:
+            if exc.status != 404 or isinstance(exc, FatalApiError):
+                raise
+            raise FatalApiError(
+                f"{MAILBOXES_PATH} answered 404 (Not Found) at base_url {base_url}: "
+                f"the base_url is probably wrong; give the API host only, e.g. "
+                f"{DEFAULT_BASE_URL}.",
+                status=404,
+                path=MAILBOXES_PATH,
+            ) from None
         mailboxes = body.get("mailboxes") if isinstance(body, dict) else None
         if not isinstance(mailboxes, list):
             raise RetriableApiError(

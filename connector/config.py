@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pendulum
 from dlt.common.configuration import configspec, resolve_configuration
@@ -225,10 +226,7 @@ def _validate(config: LoadConfig) -> None:
             "No API key: set SOURCES__EMAILGISTICS__API_KEY or api_key under "
             "[sources.emailgistics] in .dlt/secrets.toml."
         )
-    if not config.base_url.startswith(("https://", "http://")):
-        raise ConfigurationError(
-            f"base_url {config.base_url!r} must start with https:// (or http://)."
-        )
+    _check_base_url(config.base_url)
     periods.check_period(config.period)
     periods.weekday_index(config.week_start)
     unknown_groups = [g for g in config.field_groups if g not in FIELD_GROUPS]
@@ -262,6 +260,32 @@ def _validate(config: LoadConfig) -> None:
             raise ConfigurationError(
                 f"periods_per_window for {period} must be at least 1, got {count}."
             )
+
+
+def _check_base_url(base_url: str) -> None:
+    host_only = f"give the host only, e.g. {DEFAULT_BASE_URL}"
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"base_url {base_url!r} is not a valid URL ({exc}): {host_only}."
+        ) from None
+    if parts.scheme not in ("https", "http"):
+        raise ConfigurationError(
+            f"base_url {base_url!r} must start with https:// (or http://): {host_only}."
+        )
+    if not parts.hostname:
+        raise ConfigurationError(f"base_url {base_url!r} has no host: {host_only}.")
+    if port == 0:
+        raise ConfigurationError(
+            f"base_url {base_url!r} has port 0: use a port between 1 and 65535."
+        )
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"base_url {base_url!r} has a path or query: {host_only} (the "
+            "connector adds /api/v1/...)."
+        )
 
 
 def _check_positive(name: str, value: float) -> None:

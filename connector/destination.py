@@ -16,7 +16,12 @@ from dlt.common.destination import TLoaderFileFormat
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from filelock import FileLock, Timeout
 
-from connector.errors import ConfigurationError, DestinationError, PipelineLockedError
+from connector.errors import (
+    ConfigurationError,
+    DestinationError,
+    PipelineLockedError,
+    root_cause,
+)
 from connector.settings import DEFAULT_DUCKDB_FILE, PIPELINE_NAME
 
 logger = logging.getLogger(__name__)
@@ -184,22 +189,6 @@ def destination_failure(
         f"{target.label} failed: {detail} - nothing after the last completed load was "
         "committed; fix the destination and run the same command again."
     )
-
-
-def root_cause(error: BaseException) -> BaseException:
-    """The innermost exception of a chain, through exception groups too."""
-    seen: set[int] = set()
-    current = error
-    while id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, BaseExceptionGroup) and current.exceptions:
-            current = current.exceptions[0]
-            continue
-        inner = current.__cause__ or current.__context__
-        if inner is None:
-            break
-        current = inner
-    return current
 
 
 def make_pipeline(

@@ -21,7 +21,7 @@ import httpx
 
 from connector.client import ApiClient
 from connector.config import LoadConfig
-from connector.errors import EmailgisticsError, MailboxNotFoundError
+from connector.errors import EmailgisticsError, MailboxNotFoundError, root_cause
 from connector.runner import FetchedWindow, ReportRunner, WindowJob
 
 logger = logging.getLogger(__name__)
@@ -108,8 +108,14 @@ class Engine:
             self.outcomes.put(WindowFailure(job, exc))
         except Exception as exc:
             logger.exception("Unexpected failure fetching %s", job.describe())
+            cause = root_cause(exc)
             self.outcomes.put(
-                WindowFailure(job, EmailgisticsError(f"{job.describe()}: {exc!r}"))
+                WindowFailure(
+                    job,
+                    EmailgisticsError(
+                        f"{job.describe()}: {type(cause).__name__}: {cause}"
+                    ),
+                )
             )
         else:
             self.outcomes.put(fetched)

@@ -94,3 +94,19 @@ class ReportRunFailed(EmailgisticsError):
 
 class ReportTimeoutError(ReportRunFailed):
     """A report run was still running after `job_timeout_seconds`."""
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost exception of a chain, through exception groups too."""
+    seen: set[int] = set()
+    current = error
+    while id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BaseExceptionGroup) and current.exceptions:
+            current = current.exceptions[0]
+            continue
+        inner = current.__cause__ or current.__context__
+        if inner is None:
+            break
+        current = inner
+    return current

@@ -20,13 +20,14 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from connector.config import load_config
-from connector.destination import DESTINATIONS, root_cause
+from connector.destination import DESTINATIONS
 from connector.errors import (
     ConfigurationError,
     DestinationError,
     EmailgisticsError,
     FatalApiError,
     PipelineLockedError,
+    root_cause,
 )
 from connector.loading import RunOptions, run_load
 from connector.periods import parse_instant, parse_user_time

@@ -4,6 +4,7 @@ driven through the command line as a user runs it."""
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -118,6 +119,21 @@ CONFIG_ERRORS = {
         {"SOURCES__EMAILGISTICS__LOOKBACK": "one day"},
         [],
         ["lookback", "'one day'", "P1D"],
+    ),
+    "base_url port out of range": (
+        {"SOURCES__EMAILGISTICS__BASE_URL": "http://127.0.0.1:99999"},
+        [],
+        ["base_url", "'http://127.0.0.1:99999'", "host only"],
+    ),
+    "base_url not a url": (
+        {"SOURCES__EMAILGISTICS__BASE_URL": "http://[::1"},
+        [],
+        ["base_url", "'http://[::1'", "not a valid URL"],
+    ),
+    "base_url with the api path": (
+        {"SOURCES__EMAILGISTICS__BASE_URL": "http://127.0.0.1:8765/api/v1"},
+        [],
+        ["base_url", "/api/v1", "host only", "https://c1.emailgistics.com"],
     ),
     "duckdb file named like the dataset": (
         {},
@@ -361,3 +377,43 @@ def test_unreachable_postgres_exits_5_naming_host_and_cause_without_password(
     assert "PipelineStepFailed" not in errors[0]
     assert password not in errors[0] + out
     assert use_simulator.simulator.requests() == []
+
+
+def test_unreachable_base_url_names_the_host_and_what_to_check(
+    use_simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("SOURCES__EMAILGISTICS__BASE_URL", f"http://127.0.0.1:{port}")
+
+    code, errors, out = run_main(capsys, tmp_path, *BACKFILL)
+
+    assert code == 1
+    assert len(errors) == 1, errors
+    assert f"127.0.0.1:{port}" in errors[0] and "base_url" in errors[0], errors[0]
+    assert "network" in errors[0], errors[0]
+    assert SIM_KEY not in errors[0] + out
+
+
+def test_mailbox_list_404_says_base_url_is_probably_wrong(
+    use_simulator: RunningSimulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    use_simulator.simulator.set_faults(
+        [Fault("status", "GET", "/api/v1/admin/mailboxes", status=404, times=99)]
+    )
+
+    code, errors, _ = run_main(capsys, tmp_path, *BACKFILL)
+
+    assert code == 3
+    assert len(errors) == 1, errors
+    assert "404" in errors[0] and "base_url" in errors[0], errors[0]
+    assert use_simulator.base_url in errors[0], errors[0]
+    assert "https://c1.emailgistics.com" in errors[0], errors[0]
+    posts = [r for r in use_simulator.simulator.requests() if r["method"] == "POST"]
+    assert posts == []
