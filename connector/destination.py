@@ -13,6 +13,9 @@ from typing import Any
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.destination import TLoaderFileFormat
+from dlt.common.normalizers.naming.snake_case import (
+    NamingConvention as SnakeCaseNaming,
+)
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from filelock import FileLock, Timeout
 
@@ -55,11 +58,16 @@ def duckdb_path(explicit_path: str | None, dataset_name: str) -> Path:
             "destination.duckdb.credentials must be a file path for this pipeline."
         )
     path = Path(configured or DEFAULT_DUCKDB_FILE).expanduser()
-    if path.stem.lower() == dataset_name.lower():
+    # dlt names the schema with its naming convention (snake_case for DuckDB):
+    # dataset 'My Data' becomes schema my_data, and DuckDB compares names
+    # without regard to case.
+    schema_name = SnakeCaseNaming().normalize_identifier(dataset_name)
+    if path.stem.lower() == schema_name.lower():
         raise ConfigurationError(
             f"The DuckDB file {str(path)!r} is named like the dataset "
-            f"{dataset_name!r}: DuckDB cannot tell the database from the schema "
-            f"then. Use another file name, e.g. --duckdb-path {DEFAULT_DUCKDB_FILE}."
+            f"{dataset_name!r} (schema {schema_name}): DuckDB cannot tell the "
+            "database from the schema then. Use another file name, e.g. "
+            f"--duckdb-path {DEFAULT_DUCKDB_FILE}."
         )
     return path.resolve()
 

@@ -140,6 +140,11 @@ CONFIG_ERRORS = {
         ["--duckdb-path", "emailgistics.duckdb"],
         ["emailgistics.duckdb", "dataset", "--duckdb-path"],
     ),
+    "duckdb file named like the dataset once dlt normalizes it": (
+        {},
+        ["--dataset", "My Data", "--duckdb-path", "my_data.duckdb"],
+        ["my_data.duckdb", "'My Data'", "--duckdb-path"],
+    ),
 }
 
 
