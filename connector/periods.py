@@ -194,15 +194,23 @@ def parse_user_time(text: str, what: str) -> pendulum.DateTime:
     """Parses a date or datetime typed by a user into a naive wall time.
 
     Raises:
-        ConfigurationError: Naming `what` (e.g. `--start`) when it does not parse.
+        ConfigurationError: Naming `what` (e.g. `--start`) when it does not parse
+            or carries a zone designator (the value means local wall time in
+            each mailbox's zone).
     """
     try:
-        parsed = pendulum.parse(text.strip(), exact=True)
+        parsed = pendulum.parse(text.strip(), exact=True, tz=None)
     except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
         raise ConfigurationError(
             f"Cannot read {what} {text!r}: use an ISO date such as 2024-03-01 or "
             "2024-03-01T06:00."
         ) from exc
+    if isinstance(parsed, pendulum.DateTime) and parsed.tzinfo is not None:
+        raise ConfigurationError(
+            f"{what} {text!r} has a time zone: dates are local wall times in each "
+            "mailbox's own zone, so drop the offset or Z (e.g. "
+            f"{parsed.format('YYYY-MM-DDTHH:mm:ss')})."
+        )
     if isinstance(parsed, pendulum.DateTime):
         return naive(parsed.naive())
     if isinstance(parsed, pendulum.Date):

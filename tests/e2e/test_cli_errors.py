@@ -85,6 +85,21 @@ CONFIG_ERRORS = {
         ["--start", "2026-13-45", "--end", "2026-04-01"],
         ["--start", "'2026-13-45'", "ISO date"],
     ),
+    "start with a utc offset": (
+        {},
+        ["--start", "2026-04-01T05:00:00+05:00", "--end", "2026-04-02"],
+        ["--start", "'2026-04-01T05:00:00+05:00'", "local wall time", "offset"],
+    ),
+    "end in utc": (
+        {},
+        ["--start", "2026-04-01", "--end", "2026-04-02T00:00:00Z"],
+        ["--end", "'2026-04-02T00:00:00Z'", "mailbox", "offset"],
+    ),
+    "initial_start in utc": (
+        {"SOURCES__EMAILGISTICS__INITIAL_START": "2026-04-20T00:00:00Z"},
+        [],
+        ["initial_start", "'2026-04-20T00:00:00Z'", "local wall time"],
+    ),
     "only a start": (
         {},
         ["--start", "2026-03-01"],
