@@ -39,6 +39,7 @@ from connector.state import (
     NIGHTLY,
     Backfill,
     MailboxPlan,
+    is_backfill_complete,
     pending_windows,
     plan_backfill,
     plan_nightly,
@@ -186,8 +187,10 @@ def _run(
 ) -> LoadSummary:
     mailboxes = engine.list_mailboxes()
     selected, failures = _select_mailboxes(config, mailboxes)
+    resume = _is_resume(config, options, selected, resource_state)
     plans = {
-        m["mailboxId"]: _plan(config, options, m, resource_state, now) for m in selected
+        m["mailboxId"]: _plan(config, options, m, resource_state, now, resume)
+        for m in selected
     }
     summary = LoadSummary(mode=options.mode, period=config.period, failures=failures)
     for mailbox in selected:
@@ -326,12 +329,38 @@ def _select_mailboxes(
     return [by_id[m] for m in config.mailbox_ids if m in by_id], failures
 
 
+def _is_resume(
+    config: LoadConfig,
+    options: RunOptions,
+    selected: list[dict[str, Any]],
+    resource_state: dict[str, Any],
+) -> bool:
+    """A rerun of a backfill resumes (skips every window already loaded) unless
+    every selected mailbox completed that exact range: then it is a refresh."""
+    if options.start is None or options.end is None or not selected:
+        return True
+    backfill = Backfill(options.start, options.end)
+    is_refresh = all(
+        is_backfill_complete(
+            read_entry(resource_state, str(m["mailboxId"]), config.period), backfill
+        )
+        for m in selected
+    )
+    if is_refresh:
+        logger.info(
+            "Every selected mailbox already loaded this range: fetching it all "
+            "again (refresh)"
+        )
+    return not is_refresh
+
+
 def _plan(
     config: LoadConfig,
     options: RunOptions,
     mailbox: dict[str, Any],
     resource_state: dict[str, Any],
     now: pendulum.DateTime,
+    resume: bool = True,
 ) -> MailboxPlan:
     mailbox_id = str(mailbox["mailboxId"])
     time_zone = str(mailbox.get("timeZone") or "UTC")
@@ -345,7 +374,9 @@ def _plan(
         )
     if options.start is not None and options.end is not None:
         backfill = Backfill(options.start, options.end)
-        return plan_backfill(config, mailbox_id, time_zone, entry, backfill, now)
+        return plan_backfill(
+            config, mailbox_id, time_zone, entry, backfill, now, resume=resume
+        )
     return plan_nightly(config, mailbox_id, time_zone, entry, now)
 
 

@@ -9,6 +9,8 @@ committed with the load that carries the rows, so a failed load moves nothing:
         "last_cutoff": "2024-05-01T08:14:00",     # last dataCutoffTimestamp seen
         "updated_at": "2024-05-01T12:20:05Z",
         "backfill": {"start": ..., "end": ..., "done": ["<window start>", ...]},
+        # or, once every window of that range loaded:
+        # "backfill": {"start": ..., "end": ..., "complete_before": "<end>"},
     }}}}
 
 All times but `updated_at` are the mailbox's naive local wall times.
@@ -108,7 +110,13 @@ class MailboxPlan:
             entry["final_through"] = format_wall_time(reach)
         if self.mode == BACKFILL and self.backfill_range is not None:
             if self.is_complete:
-                entry.pop("backfill", None)
+                # Kept, small, so that a rerun of the same range can tell a
+                # resume (some mailbox unfinished) from a deliberate refresh.
+                entry["backfill"] = {
+                    "start": format_wall_time(self.backfill_range.start),
+                    "end": format_wall_time(self.backfill_range.end),
+                    "complete_before": format_wall_time(self.windows[-1].end),
+                }
             else:
                 entry["backfill"] = {
                     "start": format_wall_time(self.backfill_range.start),
@@ -206,10 +214,17 @@ def plan_backfill(
     entry: dict[str, Any],
     backfill: Backfill,
     now: pendulum.DateTime,
+    *,
+    resume: bool = True,
 ) -> MailboxPlan:
     """Plans a backfill of `[start, end)`, skipping windows an interrupted run of
     the same range already loaded. Periods after the one containing now are
-    never requested."""
+    never requested.
+
+    Args:
+        resume: Also skip the windows of a completed run of the same range;
+            False fetches them again (a refresh).
+    """
     period = config.period
     local_now = local_wall_time(now, time_zone)
     limit = add_periods(align(local_now, period, config.week_start), period, 1)
@@ -232,14 +247,33 @@ def plan_backfill(
         week_start=config.week_start,
     )
     previous = entry.get("backfill") or {}
-    if previous.get("start") == format_wall_time(backfill.start) and previous.get(
-        "end"
-    ) == format_wall_time(backfill.end):
-        done = {naive(parse_wall_time(s)) for s in previous.get("done", [])}
-        for window in windows:
-            if window.start in done:
-                plan.loaded[window.start] = window.end
+    if not _is_same_range(previous, backfill):
+        return plan
+    complete_before = previous.get("complete_before")
+    if complete_before:
+        if resume:
+            limit = naive(parse_wall_time(complete_before))
+            for window in windows:
+                if window.end <= limit:
+                    plan.loaded[window.start] = window.end
+        return plan
+    done = {naive(parse_wall_time(s)) for s in previous.get("done", [])}
+    for window in windows:
+        if window.start in done:
+            plan.loaded[window.start] = window.end
     return plan
+
+
+def is_backfill_complete(entry: dict[str, Any], backfill: Backfill) -> bool:
+    """True when the entry records this exact range as completely loaded."""
+    previous = entry.get("backfill") or {}
+    return _is_same_range(previous, backfill) and bool(previous.get("complete_before"))
+
+
+def _is_same_range(previous: dict[str, Any], backfill: Backfill) -> bool:
+    return previous.get("start") == format_wall_time(backfill.start) and previous.get(
+        "end"
+    ) == format_wall_time(backfill.end)
 
 
 def pending_windows(plan: MailboxPlan) -> list[Window]:

@@ -72,7 +72,7 @@ def test_cursor_waits_for_a_gap_to_fill() -> None:
     assert after_third["final_through"] == "2026-05-01T00:00:00"
 
 
-def test_backfill_keeps_progress_resumes_and_clears_it_when_complete() -> None:
+def test_backfill_keeps_progress_resumes_and_marks_it_complete() -> None:
     backfill = Backfill(naive(2026, 1, 1), naive(2026, 1, 31))
     plan = plan_backfill(config(), "m", "UTC", {}, backfill, NOW)
     first, second, third = plan.windows
@@ -88,7 +88,16 @@ def test_backfill_keeps_progress_resumes_and_clears_it_when_complete() -> None:
     ]
     resumed.record(first, None, NOW, rows=1)
     final = resumed.record(third, None, NOW, rows=1)
-    assert "backfill" not in final
+    assert final["backfill"] == {
+        "start": "2026-01-01T00:00:00",
+        "end": "2026-01-31T00:00:00",
+        "complete_before": "2026-01-31T00:00:00",
+    }
+
+    again = plan_backfill(config(), "m", "UTC", final, backfill, NOW)
+    assert [w for w in again.windows if w.start not in again.loaded] == []
+    refresh = plan_backfill(config(), "m", "UTC", final, backfill, NOW, resume=False)
+    assert refresh.loaded == {}
 
 
 def test_backfill_of_another_range_starts_over() -> None:

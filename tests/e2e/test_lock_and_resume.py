@@ -117,3 +117,49 @@ def _truth(sim: RunningSimulator, backfilled_through: str) -> Truth:
     nightly = expected(sim, "day", "2026-04-25")
     march = expected(sim, "day", "2026-03-01", backfilled_through)
     return Truth({**march.rows, **nightly.rows}, nightly.cutoffs)
+
+
+def test_rerun_after_a_partial_failure_resumes_and_a_complete_rerun_refreshes(
+    start_simulator: Callable[..., RunningSimulator], duckdb_loader: Loader
+) -> None:
+    sim = start_simulator(
+        mailbox_count=2, users_per_mailbox=2, requests_per_minute=100_000
+    )
+    failing, loading = (m["mailboxId"] for m in listed_mailboxes(sim))
+    config = fast_config(sim.base_url)
+    config = config.replace(periods_per_window={**config.periods_per_window, "day": 5})
+    backfill = {"start": "2026-03-01", "end": "2026-03-21", "now": SIM_NOW}
+    # README: day windows of whole periods; 20 days in windows of 5 days.
+    window_starts = [f"2026-03-{day:02d}T00:00:00" for day in (1, 6, 11, 16)]
+
+    sim.simulator.set_faults(
+        [Fault("status", "POST", REPORT, status=404, mailbox_id=failing, times=99)]
+    )
+    first = duckdb_loader.run(config, **backfill)
+    assert not first.ok
+
+    sim.simulator.set_faults([])
+    resumed_at = time.time()
+    second = duckdb_loader.run(config, **backfill)
+    assert second.ok, second.failures
+    refetched = sorted(
+        (r["mailbox_id"], r["start"])
+        for r in sim.simulator.runs()
+        if r["created_time"] >= resumed_at
+    )
+    assert refetched == [(failing, start) for start in window_starts]
+    truth = expected(sim, "day", "2026-03-01", "2026-03-20T23:59:59")
+    assert_matches_truth(duckdb_loader, truth)
+
+    refreshed_at = time.time()
+    third = duckdb_loader.run(config, **backfill)
+    assert third.ok, third.failures
+    refreshed = sorted(
+        (r["mailbox_id"], r["start"])
+        for r in sim.simulator.runs()
+        if r["created_time"] >= refreshed_at
+    )
+    assert refreshed == sorted(
+        (mailbox, start) for mailbox in (failing, loading) for start in window_starts
+    )
+    assert_matches_truth(duckdb_loader, truth)
