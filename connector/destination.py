@@ -235,6 +235,10 @@ def make_pipeline(
         dataset_name=dataset_name,
         **extra,
     )
+    # A signal must reach the caller as KeyboardInterrupt, between loads or
+    # during one: dlt's own handler would finish the pool and report the
+    # interrupted load as a destination failure.
+    pipeline.runtime_config.intercept_signals = False
     return pipeline
 
 

@@ -20,6 +20,22 @@ class DestinationError(EmailgisticsError):
     was committed."""
 
 
+class LoadInterrupted(EmailgisticsError):
+    """SIGINT or SIGTERM stopped the load; what was committed stays committed.
+
+    Attributes:
+        windows_committed: Windows loaded and committed by this run.
+    """
+
+    def __init__(self, windows_committed: int) -> None:
+        super().__init__(
+            f"interrupted: {windows_committed} "
+            f"window{'' if windows_committed == 1 else 's'} loaded and committed; "
+            "run the same command again to resume."
+        )
+        self.windows_committed = windows_committed
+
+
 class PipelineLockedError(EmailgisticsError):
     """Another run of the same pipeline holds the lock."""
 

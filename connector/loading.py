@@ -30,7 +30,7 @@ from connector.destination import (
     pipeline_lock,
 )
 from connector.engine import Engine, Outcome, WindowFailure
-from connector.errors import ConfigurationError, FatalApiError
+from connector.errors import ConfigurationError, FatalApiError, LoadInterrupted
 from connector.runner import FetchedWindow, WindowJob
 from connector.settings import DATASET_NAME, LOAD_BATCH_ROWS, LOAD_BATCH_SECONDS
 from connector.source import PERFORMANCE_TABLE, LoadBatch, emailgistics
@@ -159,18 +159,28 @@ def run_load(
             postgres_credentials=options.postgres_credentials,
             pipelines_dir=options.pipelines_dir,
         )
+        summary = LoadSummary(mode=options.mode, period=config.period)
         try:
-            pipeline.sync_destination()
-        except Exception as exc:
-            raise destination_failure(target, exc) from exc
-        resource_state = _resource_state(pipeline)
-        with (
-            tempfile.TemporaryDirectory(prefix="emailgistics-") as spool_dir,
-            Engine(config, Path(spool_dir), transport) as engine,
-        ):
-            summary = _run(
-                config, options, now, pipeline, engine, resource_state, progress, target
-            )
+            _finish_pending_load(pipeline, target)
+            resource_state = _resource_state(pipeline)
+            with (
+                tempfile.TemporaryDirectory(prefix="emailgistics-") as spool_dir,
+                Engine(config, Path(spool_dir), transport) as engine,
+            ):
+                _run(
+                    config,
+                    options,
+                    now,
+                    pipeline,
+                    engine,
+                    resource_state,
+                    progress,
+                    target,
+                    summary,
+                )
+        except KeyboardInterrupt:
+            committed = sum(m.windows_loaded_now for m in summary.mailboxes.values())
+            raise LoadInterrupted(committed) from None
     summary.duration_seconds = time.monotonic() - started
     return summary
 
@@ -184,7 +194,8 @@ def _run(
     resource_state: dict[str, Any],
     progress: ProgressReporter | None,
     target: CheckedDestination,
-) -> LoadSummary:
+    summary: LoadSummary,
+) -> None:
     mailboxes = engine.list_mailboxes()
     selected, failures = _select_mailboxes(config, mailboxes)
     resume = _is_resume(config, options, selected, resource_state)
@@ -192,7 +203,7 @@ def _run(
         m["mailboxId"]: _plan(config, options, m, resource_state, now, resume)
         for m in selected
     }
-    summary = LoadSummary(mode=options.mode, period=config.period, failures=failures)
+    summary.failures.extend(failures)
     for mailbox in selected:
         plan = plans[mailbox["mailboxId"]]
         summary.mailboxes[plan.mailbox_id] = MailboxSummary(
@@ -251,7 +262,37 @@ def _run(
     summary.retries = engine.client.counters.retries
     if progress is not None:
         progress.update(_snapshot(engine, summary, 0))
-    return summary
+
+
+def _finish_pending_load(pipeline: dlt.Pipeline, target: CheckedDestination) -> None:
+    """Syncs with the destination and loads a package an interrupted run left.
+
+    Such a package holds rows and the state they earn, committed together or
+    not at all. Left pending, dlt would load it in place of the next batch and
+    silently skip that batch's extraction.
+    """
+    try:
+        pipeline.sync_destination()
+        if pipeline.has_pending_data:
+            logger.warning(
+                "Finishing the load an interrupted run left pending (its rows "
+                "and state commit together)"
+            )
+            pipeline.run()
+    except Exception as exc:
+        _reraise_interrupt(exc)
+        raise destination_failure(target, exc) from exc
+
+
+def _reraise_interrupt(error: BaseException) -> None:
+    """dlt wraps a KeyboardInterrupt inside a step into PipelineStepFailed."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
 
 
 def _note_outcome(outcome: Outcome, summary: LoadSummary, batcher: _Batcher) -> None:
@@ -298,6 +339,7 @@ def _load(
             ],
         )
     except Exception as exc:
+        _reraise_interrupt(exc)
         raise destination_failure(target, exc) from exc
     logger.info(
         "Loaded %d windows, %d rows in %.1fs",

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from types import FrameType
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -26,6 +30,7 @@ from connector.errors import (
     DestinationError,
     EmailgisticsError,
     FatalApiError,
+    LoadInterrupted,
     PipelineLockedError,
     root_cause,
 )
@@ -46,11 +51,14 @@ EXIT_CONFIG = 2
 EXIT_API = 3
 EXIT_LOCKED = 4
 EXIT_LOAD = 5
+# 128 + the signal's number, as a shell reports a process a signal ended.
+EXIT_INTERRUPTED = 128
 
 EPILOG = """\
 exit codes: 0 all loaded; 1 some mailboxes or windows failed (the others loaded);
 2 bad settings or arguments; 3 the API refused the key or the request (400/401/403);
-4 another run of this pipeline is in progress; 5 the destination failed.
+4 another run of this pipeline is in progress; 5 the destination failed;
+130/143 interrupted by Ctrl-C/SIGTERM (what was committed stays; rerun to resume).
 """
 
 
@@ -126,11 +134,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     touched = [logging.getLogger(name) for name in (None, *QUIET_LOGGERS)]
     saved = [(lg, lg.handlers[:], lg.level) for lg in touched]
     redacting_filter = _setup_logging(console, is_live, args.verbose)
+    received: list[int] = []
+    previous_handler = _catch_sigterm(received)
     try:
         return _run(args, console, is_live, redacting_filter)
+    except KeyboardInterrupt:
+        return _fail(
+            EXIT_INTERRUPTED + (received[0] if received else signal.SIGINT),
+            "interrupted before anything was loaded; run the same command again.",
+            prefix="",
+        )
+    except LoadInterrupted as exc:
+        return _fail(
+            EXIT_INTERRUPTED + (received[0] if received else signal.SIGINT),
+            str(exc),
+            prefix="",
+        )
     finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
         for lg, handlers, level in saved:
             lg.handlers, lg.level = handlers, level
+
+
+def _catch_sigterm(received: list[int]) -> Any:
+    """Turns SIGTERM into KeyboardInterrupt, so both stop the run the same way.
+
+    Returns:
+        The handler it replaced, or None off the main thread (nothing installed).
+    """
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _run(
@@ -173,6 +213,8 @@ def _run(
     except DestinationError as exc:
         logger.debug("Load failed", exc_info=True)
         return _fail(EXIT_LOAD, str(exc))
+    except LoadInterrupted:
+        raise
     except EmailgisticsError as exc:
         return _fail(EXIT_PARTIAL, str(exc))
     except Exception as exc:
@@ -194,8 +236,8 @@ def _print_summary(summary: LoadSummary) -> None:
     print(summary.render())
 
 
-def _fail(code: int, message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+def _fail(code: int, message: str, prefix: str = "error: ") -> int:
+    print(f"{prefix}{message}", file=sys.stderr)
     return code
 
 

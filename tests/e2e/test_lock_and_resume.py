@@ -3,10 +3,14 @@ resumes without refetching what loaded and never moves the nightly cursor back."
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from connector.simulator import ApiKey, Fault, RunningSimulator
 from tests.conftest import SIM_KEY, SIM_NOW, Loader, fast_config
@@ -163,3 +167,65 @@ def test_rerun_after_a_partial_failure_resumes_and_a_complete_rerun_refreshes(
         (mailbox, start) for mailbox in (failing, loading) for start in window_starts
     )
     assert_matches_truth(duckdb_loader, truth)
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "exit_code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_signal_stops_with_one_line_and_the_rerun_resumes(
+    start_simulator: Callable[..., RunningSimulator],
+    tmp_path: Path,
+    signal_number: int,
+    exit_code: int,
+) -> None:
+    sim = start_simulator(mailbox_count=1, run_seconds=0.4, requests_per_minute=100_000)
+    args = ["--start", "2026-03-02", "--end", "2026-03-30", "--period", "hour"]
+    args += ["--now", SIM_NOW, "--pipelines-dir", str(tmp_path / "pipelines")]
+    args += ["--duckdb-path", str(tmp_path / "warehouse.duckdb")]
+    env = cli_env(sim.base_url, max_concurrent_runs=1)
+    # README: hour windows are 7 days; 28 days make four.
+    total_windows = 4
+    process = subprocess.Popen(
+        cli_command(*args),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while sum(r["method"] == "POST" for r in sim.simulator.requests()) < 2:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        process.send_signal(signal_number)
+    finally:
+        _, err = process.communicate(timeout=60)
+
+    assert process.returncode == exit_code, err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if "interrupted" in line.lower()]
+    assert len(lines) == 1, err
+    match = re.fullmatch(
+        r"interrupted: (\d+) windows? loaded and committed; run the same command "
+        r"again to resume\.",
+        lines[0],
+    )
+    assert match, lines[0]
+    assert "error" not in err.lower(), err
+    committed = int(match.group(1))
+
+    resumed_at = time.time()
+    rerun = run_cli(args, env, tmp_path)
+
+    assert rerun.returncode == 0, rerun.stderr
+    refetched = [r for r in sim.simulator.runs() if r["created_time"] >= resumed_at]
+    assert len(refetched) <= total_windows - committed
+    loader = Loader(
+        str(tmp_path / "pipelines"), duckdb_path=str(tmp_path / "warehouse.duckdb")
+    )
+    assert_matches_truth(
+        loader, expected(sim, "hour", "2026-03-02", "2026-03-29T23:59:59")
+    )
