@@ -163,6 +163,7 @@ def run_load(
         try:
             _finish_pending_load(pipeline, target)
             resource_state = _resource_state(pipeline)
+            _check_week_start(config, resource_state)
             with (
                 tempfile.TemporaryDirectory(prefix="emailgistics-") as spool_dir,
                 Engine(config, Path(spool_dir), transport) as engine,
@@ -262,6 +263,25 @@ def _run(
     summary.retries = engine.client.counters.retries
     if progress is not None:
         progress.update(_snapshot(engine, summary, 0))
+
+
+def _check_week_start(config: LoadConfig, resource_state: dict[str, Any]) -> None:
+    """Refuses weeks that start on another day than the weeks already loaded:
+    both would sit under period 'week' and every week would count twice."""
+    if config.period != "week":
+        return
+    for mailbox_id, entries in sorted(resource_state.get("mailboxes", {}).items()):
+        if config.mailbox_ids is not None and mailbox_id not in config.mailbox_ids:
+            continue
+        used = (entries.get("week") or {}).get("week_start")
+        if used and used != config.week_start:
+            raise ConfigurationError(
+                f"week_start is {config.week_start!r} but the week rows of mailbox "
+                f"{mailbox_id} were loaded with weeks starting on {used!r}; both "
+                f"would count every week twice. Keep week_start = {used!r}, or load "
+                "weeks into a new dataset with its own dlt state (--dataset NAME "
+                "--pipelines-dir DIR)."
+            )
 
 
 def _finish_pending_load(pipeline: dlt.Pipeline, target: CheckedDestination) -> None:

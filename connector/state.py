@@ -6,6 +6,7 @@ committed with the load that carries the rows, so a failed load moves nothing:
     {"mailboxes": {"<mailbox id>": {"<period>": {
         "final_through": "2024-05-01T00:00:00",   # data before this is final
         "time_zone": "America/New_York",
+        "week_start": "monday",                   # week entries only
         "last_cutoff": "2024-05-01T08:14:00",     # last dataCutoffTimestamp seen
         "updated_at": "2024-05-01T12:20:05Z",
         "backfill": {"start": ..., "end": ..., "done": ["<window start>", ...]},
@@ -102,6 +103,8 @@ class MailboxPlan:
 
         entry = dict(self.entry)
         entry["time_zone"] = self.time_zone
+        if self.period == "week":
+            entry["week_start"] = self.week_start
         entry["updated_at"] = now.in_timezone("UTC").to_iso8601_string()
         if data_cutoff is not None:
             entry["last_cutoff"] = format_wall_time(data_cutoff)

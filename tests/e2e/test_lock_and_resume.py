@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from connector.errors import ConfigurationError
 from connector.simulator import ApiKey, Fault, RunningSimulator
 from tests.conftest import SIM_KEY, SIM_NOW, Loader, fast_config
 from tests.e2e.support import (
@@ -228,4 +229,28 @@ def test_a_signal_stops_with_one_line_and_the_rerun_resumes(
     )
     assert_matches_truth(
         loader, expected(sim, "hour", "2026-03-02", "2026-03-29T23:59:59")
+    )
+
+
+def test_another_week_start_is_refused_before_any_request(
+    start_simulator: Callable[..., RunningSimulator], duckdb_loader: Loader
+) -> None:
+    sim = start_simulator(mailbox_count=1, requests_per_minute=100_000)
+    mailbox_id = listed_mailboxes(sim)[0]["mailboxId"]
+    monday = fast_config(sim.base_url, period="week", week_start="monday")
+    # 2026-03-02 is a Monday.
+    first = duckdb_loader.run(monday, start="2026-03-02", end="2026-03-30", now=SIM_NOW)
+    assert first.ok, first.failures
+    before = len(sim.simulator.requests())
+
+    sunday = monday.replace(week_start="sunday")
+    with pytest.raises(ConfigurationError) as refused:
+        duckdb_loader.run(sunday, start="2026-03-01", end="2026-03-29", now=SIM_NOW)
+
+    message = str(refused.value)
+    assert "'sunday'" in message and "'monday'" in message, message
+    assert mailbox_id in message and "--dataset" in message, message
+    assert len(sim.simulator.requests()) == before
+    assert_matches_truth(
+        duckdb_loader, expected(sim, "week", "2026-03-02", "2026-03-29T23:59:59")
     )
