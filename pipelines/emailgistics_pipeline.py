@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,6 +21,7 @@ from contextlib import AbstractContextManager
 from types import FrameType
 from typing import Any
 
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from rich.console import Console
 from rich.logging import RichHandler
 
@@ -110,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="treat this instant as now (UTC unless offset given)",
     )
     parser.add_argument(
-        "--pipelines-dir", help="dlt's working directory (default: ~/.dlt/pipelines)"
+        "--pipelines-dir",
+        help="dlt's working directory (default here: "
+        f"{get_dlt_pipelines_dir()}; dlt uses ~/.dlt/pipelines, /var/dlt/pipelines "
+        "as root, /tmp/dlt/pipelines without a home directory)",
     )
     parser.add_argument(
         "--wait-for-lock",
@@ -128,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the process exit code."""
+    # dlt sends anonymous usage data to an outside host on each load unless
+    # told not to; .dlt/config.toml says so too, but the CLI may run elsewhere.
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
     is_live = console.is_terminal and not args.no_progress

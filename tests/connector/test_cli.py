@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,30 @@ def test_mailbox_outside_the_allowlist_fails_by_name(
         capsys.readouterr().out
     )
     assert {key[0] for key in warehouse_rows(duckdb_path)} == {ids[0]}
+
+
+def test_help_names_the_pipelines_directory_dlt_really_uses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dlt.common.pipeline import get_dlt_pipelines_dir
+
+    from pipelines.emailgistics_pipeline import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+
+    assert get_dlt_pipelines_dir() in help_text
+    assert "/var/dlt/pipelines as root" in help_text
+
+
+def test_dlt_telemetry_is_off_in_the_shipped_config_and_in_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tomllib
+
+    shipped = Path(__file__).resolve().parents[2] / ".dlt" / "config.toml"
+    assert tomllib.loads(shipped.read_text())["runtime"]["dlthub_telemetry"] is False
+
+    monkeypatch.delenv("RUNTIME__DLTHUB_TELEMETRY", raising=False)
+    monkeypatch.setenv("SOURCES__EMAILGISTICS__PERIOD", "fortnight")
+    assert main(["--no-progress"]) == 2
+    assert os.environ.get("RUNTIME__DLTHUB_TELEMETRY") == "false"
