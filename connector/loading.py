@@ -45,7 +45,7 @@ from connector.state import (
     plan_nightly,
     read_entry,
 )
-from connector.summary import LoadSummary, MailboxSummary, ProgressSnapshot
+from connector.summary import LoadSummary, MailboxSummary, ProgressSnapshot, plural
 
 logger = logging.getLogger(__name__)
 
@@ -221,10 +221,10 @@ def _run(
         for window in pending_windows(plan)
     ]
     logger.info(
-        "%s run: %d mailboxes, %d windows to fetch (%s)",
+        "%s run: %s, %s to fetch (%s)",
         options.mode.capitalize(),
-        len(plans),
-        len(jobs),
+        plural(len(plans), "mailbox", "mailboxes"),
+        plural(len(jobs), "window"),
         config.period,
     )
     engine.schedule(jobs)
@@ -362,9 +362,9 @@ def _load(
         _reraise_interrupt(exc)
         raise destination_failure(target, exc) from exc
     logger.info(
-        "Loaded %d windows, %d rows in %.1fs",
-        len(windows),
-        rows,
+        "Loaded %s, %s in %.1fs",
+        plural(len(windows), "window"),
+        plural(rows, "row"),
         time.monotonic() - load_started,
     )
 

@@ -87,25 +87,44 @@ class LoadSummary:
             self.mailboxes[mailbox_id].failures.append(message)
 
     def render(self) -> str:
-        """A plain-text table: per mailbox the windows, rows and new cutoff."""
+        """A plain-text table: per mailbox the windows, rows and new cursor.
+
+        Spans are half-open, `[first start, last end)`; "final before" is the
+        committed cursor: every period starting before it is final.
+        """
         lines = [
-            f"{self.mode.capitalize()} load ({self.period}): {self.rows_loaded} rows "
-            f"merged in {self.loads} loads, {self.requests} API requests, "
+            f"{self.mode.capitalize()} load ({self.period}): "
+            f"{plural(self.rows_loaded, 'row')} merged in "
+            f"{plural(self.loads, 'load')}, "
+            f"{plural(self.requests, 'API request')}, "
             f"{self.duration_seconds:.1f}s"
         ]
-        header = ("mailbox", "zone", "windows", "span loaded", "rows", "final through")
+        header = (
+            "mailbox",
+            "zone",
+            "windows loaded",
+            "span loaded [start, end)",
+            "rows",
+            "final before",
+        )
         table = [header]
         for item in self.mailboxes.values():
             span = (
-                f"{_short(item.first_start)}..{_short(item.last_end)}"
+                f"[{_short(item.first_start)}, {_short(item.last_end)})"
                 if item.first_start is not None and item.last_end is not None
                 else "-"
             )
+            windows = f"{item.windows_loaded_now}/{item.windows_planned}"
+            earlier = item.windows_loaded - item.windows_loaded_now
+            if earlier > 0:
+                windows = (
+                    f"{item.windows_loaded}/{item.windows_planned} ({earlier} resumed)"
+                )
             table.append(
                 (
                     item.mailbox_name or item.mailbox_id,
                     item.time_zone,
-                    f"{item.windows_loaded_now}/{item.windows_planned}",
+                    windows,
                     span,
                     str(item.rows),
                     (item.final_through or "-").replace("T", " "),
@@ -114,13 +133,20 @@ class LoadSummary:
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
             lines.append(
-                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+                "  ".join(
+                    cell.ljust(w) for cell, w in zip(row, widths, strict=True)
+                ).rstrip()
             )
         if self.rate_limited or self.retries:
             lines.append(f"429 responses: {self.rate_limited}, retries: {self.retries}")
-        for failure in self.failures:
+        for failure in sorted(self.failures):
             lines.append(f"FAILED {failure}")
         return "\n".join(lines)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 row`, `2 rows`; `nouns` for an irregular plural (`mailboxes`)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def _short(value: pendulum.DateTime) -> str:

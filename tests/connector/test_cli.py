@@ -252,3 +252,31 @@ def test_dlt_telemetry_is_off_in_the_shipped_config_and_in_the_cli(
     monkeypatch.setenv("SOURCES__EMAILGISTICS__PERIOD", "fortnight")
     assert main(["--no-progress"]) == 2
     assert os.environ.get("RUNTIME__DLTHUB_TELEMETRY") == "false"
+
+
+def test_summary_shows_half_open_spans_final_before_and_singulars(
+    cli_env: RunningSimulator,
+    pipelines_dir: str,
+    duckdb_path: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mailbox_id = mailboxes(cli_env)[0]["mailboxId"]
+
+    code = cli(
+        "--start",
+        "2026-04-01",
+        "--end",
+        "2026-04-02",
+        "--mailbox",
+        mailbox_id,
+        pipelines_dir=pipelines_dir,
+        duckdb_path=duckdb_path,
+    )
+
+    assert code == 0
+    out = capsys.readouterr().out
+    assert " merged in 1 load, " in out, out
+    assert "final before" in out and "final through" not in out, out
+    # README: one day is the half-open range [2026-04-01, 2026-04-02).
+    assert "[2026-04-01, 2026-04-02)" in out, out
+    assert "1/1" in out, out
