@@ -341,7 +341,9 @@ class ApiClient:
             raise AuthError(
                 f"The API key was refused (401: {detail}): it is missing, malformed, "
                 "expired or deleted. Create a new key in Emailgistics Admin > API "
-                "Access and set SOURCES__EMAILGISTICS__API_KEY.",
+                "Access and set it as SOURCES__EMAILGISTICS__API_KEY or api_key "
+                "under [sources.emailgistics] in .dlt/secrets.toml (the variable "
+                "wins).",
                 status=status,
                 path=path,
                 code=code,

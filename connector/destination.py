@@ -261,10 +261,14 @@ def pipeline_lock(pipelines_dir: str | None, wait_seconds: float = 0) -> Iterato
     try:
         lock.acquire(timeout=wait_seconds)
     except Timeout:
+        what_to_do = (
+            f"waited {wait_seconds:g} s for it; wait longer or try again later"
+            if wait_seconds > 0
+            else "wait for it to finish, or pass --wait-for-lock SECONDS"
+        )
         raise PipelineLockedError(
             f"Another run of pipeline {PIPELINE_NAME!r} is in progress "
-            f"(lock {lock_path}). Wait for it to finish, or pass --wait-for-lock; "
-            "this run loaded nothing."
+            f"(lock {lock_path}): {what_to_do}; this run loaded nothing."
         ) from None
     try:
         yield lock_path

@@ -31,6 +31,7 @@ from connector.destination import (
 )
 from connector.engine import Engine, Outcome, WindowFailure
 from connector.errors import ConfigurationError, FatalApiError, LoadInterrupted
+from connector.periods import format_wall_time, local_wall_time
 from connector.runner import FetchedWindow, WindowJob
 from connector.settings import DATASET_NAME, LOAD_BATCH_ROWS, LOAD_BATCH_SECONDS
 from connector.source import PERFORMANCE_TABLE, LoadBatch, emailgistics
@@ -99,6 +100,11 @@ class RunOptions:
                 f"--end {self.end.to_iso8601_string()} is not after --start "
                 f"{self.start.to_iso8601_string()}."
             )
+        if self.lock_wait_seconds < 0:
+            raise ConfigurationError(
+                f"--wait-for-lock must be 0 or more seconds, got "
+                f"{self.lock_wait_seconds:g}."
+            )
 
 
 @dataclass
@@ -144,6 +150,7 @@ def run_load(
     options = options or RunOptions()
     options.validate()
     now = options.now or pendulum.now("UTC")
+    _check_initial_start(config, options, now)
     started = time.monotonic()
     target = check_destination(
         options.destination,
@@ -263,6 +270,22 @@ def _run(
     summary.retries = engine.client.counters.retries
     if progress is not None:
         progress.update(_snapshot(engine, summary, 0))
+
+
+def _check_initial_start(
+    config: LoadConfig, options: RunOptions, now: pendulum.DateTime
+) -> None:
+    """Refuses an initial_start after now in every time zone (UTC+14 is the
+    furthest ahead): each window would be empty and the run would say nothing."""
+    if options.mode != NIGHTLY or config.initial_start is None:
+        return
+    latest_wall_time = local_wall_time(now, "Etc/GMT-14")
+    if config.initial_start > latest_wall_time:
+        raise ConfigurationError(
+            f"initial_start {format_wall_time(config.initial_start)} is in the "
+            f"future (now is {now.in_timezone('UTC').to_iso8601_string()}): set "
+            "it to a past date, or unset it to start 30 days ago."
+        )
 
 
 def _check_week_start(config: LoadConfig, resource_state: dict[str, Any]) -> None:
@@ -388,6 +411,12 @@ def _select_mailboxes(
         for mailbox_id in config.mailbox_ids
         if mailbox_id not in by_id
     ]
+    if len(failures) == len(config.mailbox_ids):
+        raise ConfigurationError(
+            f"No mailbox matched: none of {', '.join(config.mailbox_ids)} is among "
+            f"the {plural(len(by_id), 'mailbox', 'mailboxes')} this API key can "
+            "see. Check --mailbox / mailbox_ids, or the key's mailbox allowlist."
+        )
     return [by_id[m] for m in config.mailbox_ids if m in by_id], failures
 
 

@@ -280,3 +280,24 @@ def test_summary_shows_half_open_spans_final_before_and_singulars(
     # README: one day is the half-open range [2026-04-01, 2026-04-02).
     assert "[2026-04-01, 2026-04-02)" in out, out
     assert "1/1" in out, out
+
+
+def test_lock_message_says_how_long_it_waited(
+    cli_env: RunningSimulator,
+    pipelines_dir: str,
+    duckdb_path: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lock_path = Path(pipelines_dir) / "emailgistics.lock"
+
+    with FileLock(str(lock_path)):
+        code = cli(
+            "--wait-for-lock",
+            "0.3",
+            pipelines_dir=pipelines_dir,
+            duckdb_path=duckdb_path,
+        )
+
+    assert code == 4
+    err = capsys.readouterr().err
+    assert "waited 0.3 s" in err and "pass --wait-for-lock" not in err, err

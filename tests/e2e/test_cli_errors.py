@@ -100,6 +100,16 @@ CONFIG_ERRORS = {
         [],
         ["initial_start", "'2026-04-20T00:00:00Z'", "local wall time"],
     ),
+    "initial_start in the future": (
+        {"SOURCES__EMAILGISTICS__INITIAL_START": "2026-06-01"},
+        [],
+        ["initial_start", "2026-06-01", "future"],
+    ),
+    "negative lock wait": (
+        {},
+        ["--wait-for-lock", "-1"],
+        ["--wait-for-lock", "-1"],
+    ),
     "only a start": (
         {},
         ["--start", "2026-03-01"],
@@ -206,7 +216,10 @@ def test_unknown_period_option_is_refused_by_the_parser(
 @pytest.mark.parametrize(
     ("key", "words"),
     [
-        ("sk-not-a-key", ["401", "refused", "SOURCES__EMAILGISTICS__API_KEY"]),
+        (
+            "sk-not-a-key",
+            ["401", "refused", "SOURCES__EMAILGISTICS__API_KEY", ".dlt/secrets.toml"],
+        ),
         ("sk-no-scope", ["403", "scope", "'reporting'"]),
         ("sk-expired", ["401", "expired", "new key"]),
     ],
@@ -435,5 +448,22 @@ def test_mailbox_list_404_says_base_url_is_probably_wrong(
     assert "404" in errors[0] and "base_url" in errors[0], errors[0]
     assert use_simulator.base_url in errors[0], errors[0]
     assert "https://c1.emailgistics.com" in errors[0], errors[0]
+    posts = [r for r in use_simulator.simulator.requests() if r["method"] == "POST"]
+    assert posts == []
+
+
+def test_no_matching_mailbox_exits_2_saying_so(
+    use_simulator: RunningSimulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    unknown = "00000000-0000-4000-8000-00000000dead"
+
+    code, errors, out = run_main(capsys, tmp_path, *BACKFILL, "--mailbox", unknown)
+
+    assert code == 2
+    assert len(errors) == 1, errors
+    assert "No mailbox matched" in errors[0] and unknown in errors[0], errors[0]
+    assert "rows merged" not in out
     posts = [r for r in use_simulator.simulator.requests() if r["method"] == "POST"]
     assert posts == []
