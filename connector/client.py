@@ -387,6 +387,8 @@ def _is_connect_error(error: httpx.TransportError) -> bool:
 
 
 def _describe(error: BaseException | None) -> str:
+    if isinstance(error, ApiError) and error.code == "malformed":
+        return "malformed JSON"
     if isinstance(error, ApiError):
         return f"status {error.status}" if error.status else str(error.code)
     return type(error).__name__

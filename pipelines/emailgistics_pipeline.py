@@ -46,6 +46,11 @@ from pipelines.progress import LiveProgress, LogProgress
 logger = logging.getLogger("pipelines.emailgistics_pipeline")
 
 QUIET_LOGGERS = ("httpx", "httpcore", "connector.runner", "connector.client")
+# Their DEBUG lines (lock polling, selector choice, connection pools) drown -v.
+NOISY_LOGGERS = ("filelock", "asyncio", "urllib3")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# dlt formats its own logger with str.format fields; the same line as ours.
+DLT_LOG_FORMAT = "{asctime} {levelname} {name}: {message}"
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -139,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
     is_live = console.is_terminal and not args.no_progress
-    touched = [logging.getLogger(name) for name in (None, *QUIET_LOGGERS)]
+    touched = [
+        logging.getLogger(name) for name in (None, *QUIET_LOGGERS, *NOISY_LOGGERS)
+    ]
     saved = [(lg, lg.handlers[:], lg.level) for lg in touched]
     redacting_filter = _setup_logging(console, is_live, args.verbose)
     received: list[int] = []
@@ -213,7 +220,7 @@ def _run(
         with reporter as progress:
             summary = run_load(config, options, progress=progress)
     except ConfigurationError as exc:
-        return _fail(EXIT_CONFIG, f"configuration error: {exc}")
+        return _fail(EXIT_CONFIG, str(exc))
     except PipelineLockedError as exc:
         return _fail(EXIT_LOCKED, str(exc))
     except FatalApiError as exc:
@@ -253,14 +260,20 @@ def _setup_logging(
     console: Console, is_live: bool, verbose: bool
 ) -> SecretRedactingFilter:
     handler: logging.Handler
+    os.environ.setdefault("RUNTIME__LOG_FORMAT", DLT_LOG_FORMAT)
+    if verbose:
+        os.environ["RUNTIME__LOG_LEVEL"] = "INFO"
     if is_live:
-        handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+        handler = RichHandler(
+            console=console,
+            show_path=False,
+            rich_tracebacks=False,
+            log_time_format="[%Y-%m-%d %H:%M:%S]",
+        )
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        )
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
     redacting_filter = SecretRedactingFilter()
     handler.addFilter(redacting_filter)
     root = logging.getLogger()
@@ -269,6 +282,8 @@ def _setup_logging(
     # httpx logs every request's full URL, query string included, at INFO.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     if not verbose:
         # Per-run INFO lines drown a long backfill; the loader's lines remain.
         for name in ("connector.runner", "connector.client"):

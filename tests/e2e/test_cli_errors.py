@@ -4,6 +4,7 @@ driven through the command line as a user runs it."""
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -194,6 +195,7 @@ def test_bad_setting_exits_2_with_one_line_before_any_request(
     assert len(errors) == 1, errors
     for word in words:
         assert word in errors[0], (word, errors[0])
+    assert "configuration error" not in errors[0], errors[0]
     assert out == ""
     assert use_simulator.simulator.requests() == []
 
@@ -467,3 +469,24 @@ def test_no_matching_mailbox_exits_2_saying_so(
     assert "rows merged" not in out
     posts = [r for r in use_simulator.simulator.requests() if r["method"] == "POST"]
     assert posts == []
+
+
+def test_verbose_log_is_one_format_without_library_debug_noise(
+    use_simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    use_simulator.simulator.set_faults(
+        [Fault("malformed", "GET", "/api/v1/reports/results", times=1)]
+    )
+    args = [*BACKFILL, "-v", "--pipelines-dir", str(tmp_path / "p")]
+    args += ["--duckdb-path", str(tmp_path / "w.duckdb")]
+
+    result = run_cli(args, cli_env(use_simulator.base_url), tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    retries = [line for line in lines if "Retrying" in line]
+    assert retries and all("malformed JSON" in line for line in retries), retries
+    assert not [line for line in lines if " DEBUG filelock" in line]
+    assert not [line for line in lines if " DEBUG asyncio" in line]
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")
+    assert all(stamp.match(line) for line in lines if line.strip()), lines[:5]
