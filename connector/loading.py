@@ -222,6 +222,14 @@ def _run(
             windows_loaded=len(plan.loaded),
         )
 
+    for plan in plans.values():
+        logger.debug(
+            "Mailbox %s (%s): %s planned, %d already loaded",
+            plan.mailbox_id,
+            plan.time_zone,
+            plural(len(plan.windows), "window"),
+            len(plan.loaded),
+        )
     jobs = [
         WindowJob(plan.mailbox_id, plan.period, window, plan.time_zone)
         for plan in plans.values()
