@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
-from connector.simulator.server import serve_in_thread
-from connector.simulator.settings import DEMO_KEY, SimulatorSettings
 
 from bench.lower_bound import AccountLimits, lower_bound, minimum_requests
 from bench.measure import ApiUsage, ProcessUsage, read_api_usage, run_process
+from connector.simulator.server import serve_in_thread
+from connector.simulator.settings import DEMO_KEY, SimulatorSettings
 
 REAL_RUN_SECONDS = 30.0
 REAL_RUN_SECONDS_PER_1000_ROWS = 2.0

@@ -13,11 +13,15 @@ below is a lower bound on the wall time of the backfill:
   response carries page 1) and one GET for each further page. With at most
   R requests in any window of W seconds, request number k (counting from 0)
   cannot be sent before ``(k // R) * W`` seconds after the first one, so the
-  last of M requests goes out no earlier than ``((M - 1) // R) * W``.
+  last of M requests goes out no earlier than ``((M - 1) // R) * W``. The
+  requests that read results (every request but the mailbox list and the
+  submits) also wait for the shortest run: the last of those M' goes out no
+  earlier than ``min(d) + ((M' - 1) // R) * W``.
 * **Slot bound.** Runs are jobs on C identical machines; their makespan is
-  at least the longest run, at least the total run time over C, and at least
-  the sum of the C-th and (C+1)-th longest runs (two of the C+1 longest must
-  share a slot). Once the last run finishes, its done poll and remaining
+  at least the longest run, at least the total run time over C, and, for
+  every k, at least the sum of the k+1 shortest among the kC+1 longest runs
+  (some slot must run k+1 of those). Once the last run finishes, its done
+  poll and remaining
   pages still follow one after another (each page URL comes from the page
   before), so at least the smallest page count of any run, times the round
   trip of one request, is added.
@@ -124,6 +128,27 @@ def request_bound_seconds(requests: int, limits: AccountLimits) -> float:
     return full_windows * limits.window_seconds
 
 
+def result_request_bound_seconds(
+    runs: Sequence[RunCost], limits: AccountLimits
+) -> float:
+    """Give the earliest time the last request that reads a result can be sent.
+
+    Polls and pages cannot find anything before the shortest run is done.
+
+    Args:
+        runs: The report runs.
+        limits: The account's limits.
+
+    Returns:
+        Seconds from the first submit to the last done poll or page GET.
+    """
+    if not runs:
+        return 0.0
+    reads = sum(max(run.pages, 1) for run in runs)
+    shortest = min(run.duration_seconds for run in runs)
+    return shortest + request_bound_seconds(reads, limits)
+
+
 def slot_bound_seconds(
     runs: Sequence[RunCost],
     limits: AccountLimits,
@@ -145,8 +170,12 @@ def slot_bound_seconds(
     durations = sorted((run.duration_seconds for run in runs), reverse=True)
 
     makespan = max(durations[0], sum(durations) / slots)
-    if len(durations) > slots:
-        makespan = max(makespan, durations[slots - 1] + durations[slots])
+    for runs_on_one_slot in range(2, len(durations) // slots + 2):
+        longest = (runs_on_one_slot - 1) * slots + 1
+        if longest > len(durations):
+            break
+        shortest_of_longest = durations[longest - runs_on_one_slot : longest]
+        makespan = max(makespan, sum(shortest_of_longest))
 
     tail_requests = min(max(run.pages, 1) for run in runs)
     return makespan + tail_requests * request_latency_seconds
@@ -170,7 +199,10 @@ def lower_bound(
         The bound, its two parts and the minimum request count.
     """
     requests = minimum_requests(runs, setup_requests)
-    request_seconds = request_bound_seconds(requests, limits)
+    request_seconds = max(
+        request_bound_seconds(requests, limits),
+        result_request_bound_seconds(runs, limits),
+    )
     slot_seconds = slot_bound_seconds(runs, limits, request_latency_seconds)
     return LowerBound(
         seconds=max(request_seconds, slot_seconds),

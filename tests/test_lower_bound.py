@@ -9,6 +9,7 @@ from bench.lower_bound import (
     minimum_requests,
     pages_for_rows,
     request_bound_seconds,
+    result_request_bound_seconds,
     slot_bound_seconds,
 )
 
@@ -56,9 +57,9 @@ def test_slot_bound_is_the_longest_run_when_runs_fit_the_slots() -> None:
 
 
 def test_slot_bound_shares_total_run_time_between_slots() -> None:
-    runs = [RunCost(6.0, 1)] * 6 + [RunCost(3.0, 1)] * 2
+    runs = [RunCost(4.0, 1)] * 3 + [RunCost(1.0, 1)] * 6
 
-    assert slot_bound_seconds(runs, API_LIMITS) == pytest.approx(14.0)
+    assert slot_bound_seconds(runs, API_LIMITS) == pytest.approx(6.0)
 
 
 def test_slot_bound_counts_two_long_runs_sharing_a_slot() -> None:
@@ -66,6 +67,35 @@ def test_slot_bound_counts_two_long_runs_sharing_a_slot() -> None:
     runs = [RunCost(10.0, 1)] * 4
 
     assert slot_bound_seconds(runs, API_LIMITS) == 20.0
+
+
+def test_slot_bound_stacks_six_long_runs_on_three_slots() -> None:
+    runs = [RunCost(6.0, 1)] * 6 + [RunCost(3.0, 1)] * 2
+
+    # Average 14 s, but some slot holds two 6 s runs and one more run: 15 s.
+    assert slot_bound_seconds(runs, API_LIMITS) == pytest.approx(15.0)
+
+
+def test_slot_bound_stacks_equal_runs_in_rounds() -> None:
+    # Ten runs of 1.5 s on three slots take four rounds.
+    runs = [RunCost(1.5, 1)] * 10
+
+    assert slot_bound_seconds(runs, API_LIMITS) == pytest.approx(6.0)
+
+
+def test_slot_bound_stacks_the_shortest_of_the_longest_runs() -> None:
+    # The 7 longest (9, 8, 7, 6, 5, 4, 3) put three runs on one slot: >= 3+4+5.
+    runs = [RunCost(float(d), 1) for d in (9, 8, 7, 6, 5, 4, 3, 1)]
+
+    assert slot_bound_seconds(runs, API_LIMITS) == pytest.approx(max(43 / 3, 12.0))
+
+
+def test_result_requests_wait_for_the_shortest_run() -> None:
+    runs = [RunCost(5.0, pages=150), RunCost(8.0, pages=60)]
+
+    # 210 polls and pages, after the 5 s run: 5 + (209 // 100) * 60.
+    assert result_request_bound_seconds(runs, API_LIMITS) == 125.0
+    assert lower_bound(runs, API_LIMITS).request_seconds == 125.0
 
 
 def test_slot_bound_adds_the_pages_that_must_follow_the_last_run() -> None:
@@ -79,15 +109,16 @@ def test_slot_bound_without_runs_is_zero() -> None:
 
 
 def test_lower_bound_is_the_request_bound_for_many_pages() -> None:
-    # 20 runs of 26 pages: 1 + 20 * 27 = 541 requests, the last in window 5.
+    # 20 runs of 26 pages: 1 + 20 * 27 = 541 requests, the last in window 5;
+    # the 520 polls and pages wait for the first 30 s run: 30 + 5 * 60.
     runs = [RunCost(30.0, 26)] * 20
 
     bound = lower_bound(runs, API_LIMITS)
 
     assert bound.minimum_requests == 541
-    assert bound.request_seconds == 300.0
-    assert bound.slot_seconds == 200.0
-    assert bound.seconds == 300.0
+    assert bound.request_seconds == 330.0
+    assert bound.slot_seconds == 210.0  # seven rounds of 30 s
+    assert bound.seconds == 330.0
 
 
 def test_lower_bound_is_the_slot_bound_for_long_runs() -> None:
@@ -96,6 +127,6 @@ def test_lower_bound_is_the_slot_bound_for_long_runs() -> None:
     bound = lower_bound(runs, API_LIMITS)
 
     assert bound.minimum_requests == 22
-    assert bound.request_seconds == 0.0
-    assert bound.slot_seconds == 280.0
-    assert bound.seconds == 280.0
+    assert bound.request_seconds == 120.0
+    assert bound.slot_seconds == 360.0  # three rounds
+    assert bound.seconds == 360.0
