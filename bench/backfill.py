@@ -31,8 +31,10 @@ import duckdb
 
 from bench.lower_bound import AccountLimits, lower_bound, minimum_requests
 from bench.measure import ApiUsage, ProcessUsage, read_api_usage, run_process
+from connector.settings import DATASET_NAME
 from connector.simulator.server import serve_in_thread
 from connector.simulator.settings import DEMO_KEY, SimulatorSettings
+from connector.source import PERFORMANCE_TABLE
 
 REAL_RUN_SECONDS = 30.0
 REAL_RUN_SECONDS_PER_1000_ROWS = 2.0
@@ -101,6 +103,8 @@ class CaseResult:
     requests: int
     minimum_requests: int
     rate_limited: int
+    early_polls: int
+    notice_lag_seconds: float
     cpu_seconds: float
     peak_rss_mb: float
     speedup: float
@@ -228,6 +232,11 @@ def run_case(case: Case, speedup: float, workdir: Path) -> CaseResult:
             SIMULATED_NOW,
             "--duckdb-path",
             str(duckdb_path),
+            "--period",
+            case.period,
+            "--pipelines-dir",
+            str(workdir / "pipelines"),
+            "--no-progress",
         ]
         env = connector_environment(case, speedup, workdir)
         usage = run_process(command, env, workdir, workdir / "connector.log")
@@ -261,6 +270,8 @@ def _result(
         requests=api.requests,
         minimum_requests=minimum_requests(api.runs) if api.runs else 1,
         rate_limited=api.rate_limited,
+        early_polls=api.early_polls,
+        notice_lag_seconds=api.notice_lag_seconds,
         cpu_seconds=usage.cpu_seconds,
         peak_rss_mb=usage.peak_rss_mb,
         speedup=speedup,
@@ -271,16 +282,15 @@ def _rows_loaded(duckdb_path: Path) -> int:
     if not duckdb_path.exists():
         return 0
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
-        tables = connection.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_name NOT LIKE '\\_dlt%' ESCAPE '\\'"
+        schemas = connection.execute(
+            "SELECT table_schema FROM information_schema.tables "
+            "WHERE table_name = ? AND table_schema = ?",
+            [PERFORMANCE_TABLE, DATASET_NAME],
         ).fetchall()
         total = 0
-        for schema, table in tables:
-            if "__" in table:
-                continue
+        for (schema,) in schemas:
             row = connection.execute(
-                f'SELECT count(*) FROM "{schema}"."{table}"'
+                f'SELECT count(*) FROM "{schema}"."{PERFORMANCE_TABLE}"'
             ).fetchone()
             total += int(row[0]) if row else 0
     return total
@@ -299,6 +309,8 @@ HEADER = (
     "min req",
     "req ratio",
     "429s",
+    "early polls",
+    "notice lag s",
     "rows/s",
     "CPU s",
     "CPU/wall",
@@ -330,6 +342,8 @@ def table_rows(results: Sequence[CaseResult]) -> list[tuple[str, ...]]:
                 str(result.minimum_requests),
                 f"{result.request_ratio:.2f}",
                 str(result.rate_limited),
+                str(result.early_polls),
+                f"{result.notice_lag_seconds:.2f}",
                 f"{result.rows_per_second:,.0f}",
                 f"{result.cpu_seconds:.1f}",
                 f"{result.cpu_seconds / result.wall_seconds:.0%}",

@@ -52,7 +52,9 @@ class ApiUsage:
     Attributes:
         requests: Calls to the public API (``/api/v1/...``).
         rate_limited: Of those, how many were answered 429.
-        polls: Result GETs that found the run still running (or 429).
+        early_polls: Result GETs sent while their run was still running.
+        notice_lag_seconds: Mean time from a run's finish to the first
+            request that could see it done.
         first_request_epoch: When the first public call arrived.
         last_request_epoch: When the last one arrived.
         runs: Each report run's server-side duration and page count.
@@ -61,6 +63,8 @@ class ApiUsage:
 
     requests: int
     rate_limited: int
+    early_polls: int
+    notice_lag_seconds: float
     first_request_epoch: float
     last_request_epoch: float
     runs: tuple[RunCost, ...]
@@ -116,10 +120,11 @@ def read_api_usage(base_url: str) -> ApiUsage:
 
         public = [entry for entry in log if entry["path"].startswith(API_PREFIX)]
         times = [float(entry["time"]) for entry in public] or [0.0]
+        early_polls, notice_lag = _poll_timing(public, listed)
         runs: list[RunCost] = []
         total_rows = 0
         for run in listed:
-            rows = _run_rows(client, run)
+            rows = int(run["rows"])
             total_rows += rows
             runs.append(
                 RunCost(
@@ -131,6 +136,8 @@ def read_api_usage(base_url: str) -> ApiUsage:
     return ApiUsage(
         requests=len(public),
         rate_limited=sum(1 for entry in public if entry["status"] == 429),
+        early_polls=early_polls,
+        notice_lag_seconds=notice_lag,
         first_request_epoch=min(times),
         last_request_epoch=max(times),
         runs=tuple(runs),
@@ -138,21 +145,31 @@ def read_api_usage(base_url: str) -> ApiUsage:
     )
 
 
+def _poll_timing(
+    log: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str, Any]]
+) -> tuple[int, float]:
+    done_times = {
+        run["id"]: float(run["done_time"])
+        for run in runs
+        if run.get("done_time") is not None
+    }
+    early = 0
+    first_after_done: dict[str, float] = {}
+    for entry in log:
+        run_id = entry.get("run_id")
+        if entry["method"] != "GET" or run_id not in done_times:
+            continue
+        sent = float(entry["time"])
+        if sent < done_times[run_id]:
+            early += 1
+        elif run_id not in first_after_done:
+            first_after_done[run_id] = sent - done_times[run_id]
+    lags = list(first_after_done.values())
+    return early, (sum(lags) / len(lags) if lags else 0.0)
+
+
 def _run_duration(run: Mapping[str, Any]) -> float:
     done = run.get("done_time")
     if done is None:
         return 0.0
     return max(0.0, float(done) - float(run["created_time"]))
-
-
-def _run_rows(client: httpx.Client, run: Mapping[str, Any]) -> int:
-    truth = client.get(
-        "/_sim/truth",
-        params={
-            "mailboxId": run["mailbox_id"],
-            "period": run["period"],
-            "start": run["start"],
-            "end": run["end"],
-        },
-    )
-    return len(truth.raise_for_status().json()["rows"])
