@@ -191,9 +191,8 @@ def connector_environment(case: Case, speedup: float, workdir: Path) -> dict[str
             "DLT_DATA_DIR": str(workdir / "dlt"),
             f"{prefix}API_KEY": DEMO_KEY,
             f"{prefix}PERIOD": case.period,
-            f"{prefix}REQUESTS_PER_MINUTE": str(
-                round(REQUESTS_PER_WINDOW * 60.0 / REAL_WINDOW_SECONDS * speedup)
-            ),
+            f"{prefix}REQUESTS_PER_MINUTE": str(REQUESTS_PER_WINDOW),
+            f"{prefix}RATE_WINDOW_SECONDS": str(REAL_WINDOW_SECONDS / speedup),
             f"{prefix}MAX_CONCURRENT_RUNS": str(RUN_SLOTS),
             f"{prefix}POLL_INITIAL_SECONDS": str(REAL_POLL_INITIAL_SECONDS / speedup),
             f"{prefix}POLL_MAX_SECONDS": str(REAL_POLL_MAX_SECONDS / speedup),

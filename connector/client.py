@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -27,6 +26,13 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from connector.budget import (
+    PRIORITY_PAGE,
+    PRIORITY_POLL,
+    PRIORITY_SUBMIT,
+    Priority,
+    RequestBudget,
+)
 from connector.config import LoadConfig
 from connector.errors import (
     ApiError,
@@ -48,7 +54,6 @@ from connector.settings import (
     MAILBOXES_PATH,
     RATE_LIMIT_MAX_ATTEMPTS,
     RATE_LIMIT_MAX_WAIT_SECONDS,
-    RATE_SAFETY_FACTOR,
     REPORT_PATH,
 )
 
@@ -68,6 +73,7 @@ class Envelope:
     time_zone: str | None
     error_code: str | None = None
     error_message: str | None = None
+    progress: int | None = None
 
 
 @dataclass
@@ -108,14 +114,8 @@ class ApiClient:
             transport=transport,
             follow_redirects=False,
         )
-        # A bucket of one token refilled evenly: never more than the budget in
-        # any sliding minute, which a minute-sized bucket would allow twice over.
-        # Known cost: the first minute does not use the burst a sliding window
-        # permits, so a long backfill finishes up to a minute later than the
-        # limit allows; a sliding-log limiter (timestamps of the last N sends
-        # plus a latency margin) would recover it.
-        self._limiter = AsyncLimiter(
-            1, 60.0 * RATE_SAFETY_FACTOR / config.requests_per_minute
+        self._budget = RequestBudget(
+            config.requests_per_minute, config.rate_window_seconds
         )
         self._paused_until = 0.0
         # GET retries start at the first poll interval (2s by default), never
@@ -217,17 +217,25 @@ class ApiClient:
         )
         return envelope
 
-    async def get_result(self, url: str, *, kind: str = "poll") -> Envelope:
+    async def get_result(
+        self, url: str, *, kind: str = "poll", order: int = 0
+    ) -> Envelope:
         """GETs a result URL (poll or page) exactly as the API gave it.
+
+        Args:
+            url: The URL from the API's `_links`.
+            kind: `poll` or `page`; polls go before pages for the budget.
+            order: Among requests of one kind, lower goes first (the run's
+                submission number, so the oldest run's pages come first).
 
         Raises:
             ResultExpiredError: 404, the result expired.
             AuthError: 401 or 403.
             RetriableApiError: Retries ran out.
         """
-        return _parse_envelope(await self._get_json(url, kind=kind))
+        return _parse_envelope(await self._get_json(url, kind=kind, order=order))
 
-    async def _get_json(self, url: str, *, kind: str) -> Any:
+    async def _get_json(self, url: str, *, kind: str, order: int = 0) -> Any:
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_retriable_get_error),
             stop=stop_after_attempt(GET_RETRY_ATTEMPTS),
@@ -241,7 +249,7 @@ class ApiClient:
         )
         async for attempt in retrying:
             with attempt:
-                response = await self._send_paced("GET", url, kind=kind)
+                response = await self._send_paced("GET", url, kind=kind, order=order)
                 if response.status_code == 404 and kind != "mailboxes":
                     raise ResultExpiredError(
                         f"Report result {path_of(url)} expired (404).",
@@ -264,7 +272,7 @@ class ApiClient:
         )
 
     async def _send_paced(
-        self, method: str, url: str, *, kind: str, **kwargs: Any
+        self, method: str, url: str, *, kind: str, order: int = 0, **kwargs: Any
     ) -> httpx.Response:
         """Sends one request under the shared budget, waiting out 429s.
 
@@ -273,20 +281,9 @@ class ApiClient:
             RetriableApiError: Timeout or dropped connection.
         """
         path = path_of(url)
+        priority = (_PRIORITIES.get(kind, PRIORITY_POLL), order)
         for attempt in range(1, RATE_LIMIT_MAX_ATTEMPTS + 1):
-            await self._wait_for_budget()
-
-            self.counters.requests += 1
-            self.counters.by_kind[kind] = self.counters.by_kind.get(kind, 0) + 1
-            try:
-                response = await self._http.request(method, url, **kwargs)
-            except httpx.TransportError as exc:
-                raise RetriableApiError(
-                    f"{method} {path} failed: {type(exc).__name__}",
-                    status=0,
-                    path=path,
-                    code="connect" if _is_connect_error(exc) else "transport",
-                ) from None
+            response = await self._send_once(method, url, kind, priority, **kwargs)
 
             if response.status_code != 429:
                 return response
@@ -311,14 +308,28 @@ class ApiClient:
             retry_after_seconds=None,
         )
 
-    async def _wait_for_budget(self) -> None:
+    async def _send_once(
+        self, method: str, url: str, kind: str, priority: Priority, **kwargs: Any
+    ) -> httpx.Response:
         while True:
             while (delay := self._paused_until - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
-            await self._limiter.acquire()
-            # A 429 may have arrived while this request waited for its turn.
-            if self._paused_until <= time.monotonic():
-                return
+
+            async with self._budget.slot(priority):
+                # A 429 may have arrived while this request waited for its turn.
+                if self._paused_until > time.monotonic():
+                    continue
+                self.counters.requests += 1
+                self.counters.by_kind[kind] = self.counters.by_kind.get(kind, 0) + 1
+                try:
+                    return await self._http.request(method, url, **kwargs)
+                except httpx.TransportError as exc:
+                    raise RetriableApiError(
+                        f"{method} {path_of(url)} failed: {type(exc).__name__}",
+                        status=0,
+                        path=path_of(url),
+                        code="connect" if _is_connect_error(exc) else "transport",
+                    ) from None
 
     def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
         retry_after = _retry_after_seconds(response)
@@ -374,6 +385,14 @@ class ApiClient:
         raise ApiError(
             f"{path} answered {status} ({detail}).", status=status, path=path, code=code
         )
+
+
+_PRIORITIES = {
+    "mailboxes": PRIORITY_SUBMIT,
+    "submit": PRIORITY_SUBMIT,
+    "poll": PRIORITY_POLL,
+    "page": PRIORITY_PAGE,
+}
 
 
 def _is_retriable_get_error(error: BaseException) -> bool:
@@ -453,4 +472,11 @@ def _parse_envelope(body: Any) -> Envelope:
         time_zone=result.get("timeZone"),
         error_code=None if error.get("code") is None else str(error.get("code")),
         error_message=error.get("message"),
+        progress=_progress_of(body.get("progress")),
     )
+
+
+def _progress_of(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)

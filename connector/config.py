@@ -35,8 +35,10 @@ from connector.settings import (
     DEFAULT_POLL_INITIAL_SECONDS,
     DEFAULT_POLL_MAX_SECONDS,
     DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+    DEFAULT_RATE_WINDOW_SECONDS,
     DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_WEEK_START,
+    DEFAULT_WINDOW_TARGET_ROWS,
     FIELD_GROUPS,
     MAX_PAGE_SIZE,
     PERIODS_PER_WINDOW,
@@ -95,6 +97,9 @@ class EmailgisticsConfiguration(BaseConfiguration):
     poll_max_seconds: float = DEFAULT_POLL_MAX_SECONDS
     job_timeout_seconds: float = DEFAULT_JOB_TIMEOUT_SECONDS
     rate_limit_wait_seconds: float = DEFAULT_RATE_LIMIT_WAIT_SECONDS
+    rate_window_seconds: float = DEFAULT_RATE_WINDOW_SECONDS
+    window_target_rows: int = DEFAULT_WINDOW_TARGET_ROWS
+    window_periods: int | None = None
 
 
 CONFIG_KEYS = tuple(EmailgisticsConfiguration.get_resolvable_fields())
@@ -109,7 +114,13 @@ class LoadConfig:
         initial_start: Where a mailbox's first nightly run starts (local wall
             time); None means `DEFAULT_INITIAL_LOOKBACK_DAYS` before now.
         lookback: How far before the last final period a nightly run re-fetches.
-        periods_per_window: Periods per report run, by grain (not a dlt key).
+        requests_per_minute: Requests allowed in any `rate_window_seconds`
+            (a minute unless that is changed, hence the name).
+        window_target_rows: The most rows a backfill run should return,
+            estimated from the user count; sets the backfill windows.
+        window_periods: Periods per backfill run, overriding the sizing.
+        periods_per_window: Periods per nightly report run, by grain (not a
+            dlt key).
     """
 
     api_key: Secret
@@ -131,6 +142,9 @@ class LoadConfig:
     poll_max_seconds: float = DEFAULT_POLL_MAX_SECONDS
     job_timeout_seconds: float = DEFAULT_JOB_TIMEOUT_SECONDS
     rate_limit_wait_seconds: float = DEFAULT_RATE_LIMIT_WAIT_SECONDS
+    rate_window_seconds: float = DEFAULT_RATE_WINDOW_SECONDS
+    window_target_rows: int = DEFAULT_WINDOW_TARGET_ROWS
+    window_periods: int | None = None
     periods_per_window: Mapping[str, int] = field(
         default_factory=lambda: dict(PERIODS_PER_WINDOW)
     )
@@ -217,6 +231,15 @@ def config_from_mapping(raw: Mapping[str, Any]) -> LoadConfig:
         rate_limit_wait_seconds=_as_number(
             raw, "rate_limit_wait_seconds", DEFAULT_RATE_LIMIT_WAIT_SECONDS, float
         ),
+        rate_window_seconds=_as_number(
+            raw, "rate_window_seconds", DEFAULT_RATE_WINDOW_SECONDS, float
+        ),
+        window_target_rows=_as_number(
+            raw, "window_target_rows", DEFAULT_WINDOW_TARGET_ROWS, int
+        ),
+        window_periods=None
+        if raw.get("window_periods") in (None, "")
+        else _as_number(raw, "window_periods", 0, int),
     )
 
 
@@ -245,6 +268,10 @@ def _validate(config: LoadConfig) -> None:
     _check_positive("requests_per_minute", config.requests_per_minute)
     _check_positive("poll_initial_seconds", config.poll_initial_seconds)
     _check_positive("job_timeout_seconds", config.job_timeout_seconds)
+    _check_positive("rate_window_seconds", config.rate_window_seconds)
+    _check_positive("window_target_rows", config.window_target_rows)
+    if config.window_periods is not None:
+        _check_positive("window_periods", config.window_periods)
     if config.rate_limit_wait_seconds < 0:
         raise ConfigurationError(
             "rate_limit_wait_seconds must not be negative, got "

@@ -34,6 +34,7 @@ from connector.errors import ConfigurationError, FatalApiError, LoadInterrupted
 from connector.periods import format_wall_time, local_wall_time
 from connector.runner import FetchedWindow, WindowJob
 from connector.settings import DATASET_NAME, LOAD_BATCH_ROWS, LOAD_BATCH_SECONDS
+from connector.sizing import MailboxSize, count_periods, periods_per_window
 from connector.source import PERFORMANCE_TABLE, LoadBatch, emailgistics
 from connector.state import (
     BACKFILL,
@@ -207,8 +208,17 @@ def _run(
     mailboxes = engine.list_mailboxes()
     selected, failures = _select_mailboxes(config, mailboxes)
     resume = _is_resume(config, options, selected, resource_state)
+    lengths = _backfill_window_lengths(config, options, selected, now)
     plans = {
-        m["mailboxId"]: _plan(config, options, m, resource_state, now, resume)
+        m["mailboxId"]: _plan(
+            config,
+            options,
+            m,
+            resource_state,
+            now,
+            resume,
+            lengths.get(m["mailboxId"]),
+        )
         for m in selected
     }
     summary.failures.extend(failures)
@@ -460,6 +470,7 @@ def _plan(
     resource_state: dict[str, Any],
     now: pendulum.DateTime,
     resume: bool = True,
+    window_periods: int | None = None,
 ) -> MailboxPlan:
     mailbox_id = str(mailbox["mailboxId"])
     time_zone = str(mailbox.get("timeZone") or "UTC")
@@ -472,11 +483,52 @@ def _plan(
             time_zone,
         )
     if options.start is not None and options.end is not None:
+        if window_periods is not None:
+            config = config.replace(
+                periods_per_window={
+                    **config.periods_per_window,
+                    config.period: window_periods,
+                }
+            )
         backfill = Backfill(options.start, options.end)
         return plan_backfill(
             config, mailbox_id, time_zone, entry, backfill, now, resume=resume
         )
     return plan_nightly(config, mailbox_id, time_zone, entry, now)
+
+
+def _backfill_window_lengths(
+    config: LoadConfig,
+    options: RunOptions,
+    mailboxes: list[dict[str, Any]],
+    now: pendulum.DateTime,
+) -> dict[str, int]:
+    """Periods per run for each mailbox of a backfill (none for a nightly run)."""
+    if options.start is None or options.end is None:
+        return {}
+    ids = [str(m["mailboxId"]) for m in mailboxes]
+    if config.window_periods is not None:
+        return dict.fromkeys(ids, config.window_periods)
+
+    end = min(options.end, now.naive())
+    periods = count_periods(options.start, end, config.period)
+    sizes = {
+        str(m["mailboxId"]): MailboxSize(
+            periods=periods,
+            users=len(config.users) if config.users else len(m.get("users") or []),
+        )
+        for m in mailboxes
+    }
+    lengths = periods_per_window(
+        sizes, config.window_target_rows, config.max_concurrent_runs, config.page_size
+    )
+    logger.info(
+        "Backfill windows of %s %s(s) for %d mailboxes",
+        ", ".join(str(n) for n in sorted(set(lengths.values()))) or "no",
+        config.period,
+        len(ids),
+    )
+    return lengths
 
 
 def _resource_state(pipeline: dlt.Pipeline) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from connector.errors import (
     RetriableApiError,
 )
 from connector.periods import Window, parse_wall_time
+from connector.polling import PollSchedule, duration_estimate
 from connector.settings import POST_RETRY_WAIT_SECONDS, RESUBMIT_EXPIRED_ATTEMPTS
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ class ReportRunner:
         self._spool_dir = spool_dir
         self._slots = _Slots(asyncio.Semaphore(config.max_concurrent_runs))
         self.counters = RunnerCounters()
+        self._polls = PollSchedule(config.poll_initial_seconds, config.poll_max_seconds)
+        self._submissions = 0
         self.refused_mailboxes: set[str] = set()
 
     async def fetch(self, job: WindowJob) -> FetchedWindow:
@@ -141,7 +144,7 @@ class ReportRunner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _fetch_once(self, job: WindowJob, spool_path: Path) -> FetchedWindow:
-        envelope = await self._run_to_done(job)
+        envelope, order = await self._run_to_done(job)
 
         rows = dropped = pages = 0
         data_cutoff = envelope.data_cutoff
@@ -161,7 +164,9 @@ class ReportRunner:
                 self.counters.rows += len(kept)
                 if not envelope.next_url:
                     break
-                envelope = await self._client.get_result(envelope.next_url, kind="page")
+                envelope = await self._client.get_result(
+                    envelope.next_url, kind="page", order=order
+                )
 
         if dropped:
             logger.warning(
@@ -180,9 +185,16 @@ class ReportRunner:
             dropped_rows=dropped,
         )
 
-    async def _run_to_done(self, job: WindowJob) -> Envelope:
-        """Submits the run and polls it to done while holding a run slot."""
-        config = self._config
+    async def _run_to_done(self, job: WindowJob) -> tuple[Envelope, int]:
+        """Submits the run and polls it to done while holding a run slot.
+
+        Polls follow `PollSchedule`: the documented cadence, but never before
+        the run's progress says it can be done, nor long after it should be.
+
+        Returns:
+            The done envelope (it carries page 1) and the run's submission
+            number, which orders its page requests behind older runs'.
+        """
         await self._slots.semaphore.acquire()
         try:
             if job.mailbox_id in self.refused_mailboxes:
@@ -192,25 +204,18 @@ class ReportRunner:
                     path="",
                     mailbox_id=job.mailbox_id,
                 )
-            envelope = await self._submit(job)
+            # Timed from before the POST: the server's clock for the run starts
+            # while the POST is in flight, so progress never looks slower.
             started = time.monotonic()
-            delay = config.poll_initial_seconds
+            envelope = await self._submit(job)
+            self._submissions += 1
+            order = self._submissions
             self.counters.submitted += 1
             self.counters.running += 1
             try:
-                while envelope.status == "running":
-                    if time.monotonic() - started > config.job_timeout_seconds:
-                        raise ReportTimeoutError(
-                            f"The run for {job.describe()} was still running after "
-                            f"{config.job_timeout_seconds:g}s "
-                            "(job_timeout_seconds); run again later."
-                        )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, config.poll_max_seconds)
-                    envelope = await self._client.get_result(envelope.self_url)
+                envelope, elapsed = await self._poll_to_end(job, envelope, started)
             finally:
                 self.counters.running -= 1
-            elapsed = time.monotonic() - started
             self.counters.longest_run_seconds = max(
                 self.counters.longest_run_seconds, elapsed
             )
@@ -230,7 +235,43 @@ class ReportRunner:
             elapsed,
             path_of(envelope.self_url),
         )
-        return envelope
+        return envelope, order
+
+    async def _poll_to_end(
+        self, job: WindowJob, envelope: Envelope, started: float
+    ) -> tuple[Envelope, float]:
+        """Polls a submitted run until it is no longer running.
+
+        Returns:
+            The last envelope and the seconds from submit to its poll.
+        """
+        timeout_seconds = self._config.job_timeout_seconds
+        polls = 0
+        elapsed = 0.0
+        last_running: tuple[float, int | None] = (0.0, None)
+        next_poll = started + self._polls.first_delay()
+        while envelope.status == "running":
+            if time.monotonic() - started > timeout_seconds:
+                raise ReportTimeoutError(
+                    f"The run for {job.describe()} was still running after "
+                    f"{timeout_seconds:g}s (job_timeout_seconds); run again later."
+                )
+            await asyncio.sleep(max(0.0, next_poll - time.monotonic()))
+
+            elapsed = time.monotonic() - started
+            envelope = await self._client.get_result(envelope.self_url)
+            polls += 1
+            if envelope.status == "running":
+                last_running = (elapsed, envelope.progress)
+                delay = self._polls.next_delay(elapsed, envelope.progress, polls)
+                next_poll = started + elapsed + delay
+
+        if envelope.status == "done":
+            running_elapsed, running_progress = last_running
+            self._polls.record_duration(
+                duration_estimate(elapsed, running_elapsed, running_progress)
+            )
+        return envelope, elapsed
 
     async def _submit(self, job: WindowJob) -> Envelope:
         """POSTs the run; after an uncertain failure retries once.

@@ -51,9 +51,14 @@ RATE_LIMIT_MAX_WAIT_SECONDS: Final = 600.0
 RESUBMIT_EXPIRED_ATTEMPTS: Final = 3
 POST_RETRY_WAIT_SECONDS: Final = 5.0
 
-# Requests are spaced evenly: a token bucket the size of a full minute would
-# allow a burst of N and then N more inside the same sliding minute.
-RATE_SAFETY_FACTOR: Final = 1.01
+# The request budget is N requests in any window of this length (see budget.py).
+DEFAULT_RATE_WINDOW_SECONDS: Final = 60.0
+
+# A backfill run should return about this many rows at most (estimated as one row
+# per user and period): 50 full pages. Fewer, larger runs spend less of the
+# budget on submits and polls and less slot time on each run's fixed start-up;
+# see sizing.py for how the range, grain and users set each window.
+DEFAULT_WINDOW_TARGET_ROWS: Final = 25_000
 
 LOAD_BATCH_SECONDS: Final = 3.0
 LOAD_BATCH_ROWS: Final = 200_000

@@ -22,6 +22,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+
+_DAYS_PER_PERIOD = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,22 @@ def periods_per_window(
         windows = min(size.periods, max(1, share, by_rows))
         lengths[key] = math.ceil(size.periods / windows)
     return lengths
+
+
+def count_periods(start: datetime, end: datetime, period: str) -> int:
+    """Count, roughly, the periods of the grain in ``[start, end)``.
+
+    Args:
+        start: The range's start.
+        end: The range's end.
+        period: `hour`, `day`, `week` or `month`.
+
+    Returns:
+        The number of periods, rounded up; 0 for an empty range.
+    """
+    seconds = (end - start).total_seconds()
+    if seconds <= 0:
+        return 0
+    if period == "hour":
+        return math.ceil(seconds / 3600)
+    return math.ceil(seconds / 86400 / _DAYS_PER_PERIOD[period])
