@@ -16,11 +16,13 @@ from typing import Any
 
 import dlt
 import orjson
+import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
+from connector.arrow_pages import page_table
 from connector.config import LoadConfig
-from connector.periods import align, parse_wall_time
+from connector.periods import align
 from connector.runner import FetchedWindow
 from connector.settings import DETAIL_COLUMNS, METRIC_COLUMNS, SOURCE_NAME
 from connector.state import write_entry
@@ -32,6 +34,9 @@ PRIMARY_KEY = ("mailbox_id", "user_id", "period", "start_date_time")
 MERGE_KEY = ("mailbox_id", "period", "start_date_time")
 
 _WALL_TIME: TColumnSchema = {"data_type": "timestamp", "timezone": False}
+_VALUE_COLUMNS = frozenset(
+    {name for group in METRIC_COLUMNS.values() for name in group} | set(DETAIL_COLUMNS)
+)
 
 
 @dataclass
@@ -90,9 +95,14 @@ def emailgistics(config: LoadConfig, batch: LoadBatch) -> Sequence[DltResource]:
         `mailbox_user_performance`, plus `mailboxes` and `mailbox_users` when the
         batch carries the mailbox list.
     """
+    value_columns = {
+        name: str(column["data_type"])
+        for name, column in performance_columns(config).items()
+        if name in _VALUE_COLUMNS
+    }
     resources = [
         dlt.resource(
-            _performance_rows(batch),
+            _performance_rows(batch, value_columns),
             name=PERFORMANCE_TABLE,
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
             primary_key=list(PRIMARY_KEY),
@@ -138,9 +148,11 @@ def emailgistics(config: LoadConfig, batch: LoadBatch) -> Sequence[DltResource]:
 # row in the new batch. If every row of a previously loaded period vanished
 # (not just moved to another user), its old rows would stay. Emitting a
 # hard-delete tombstone for each provisional period without rows would close it.
-def _performance_rows(batch: LoadBatch) -> Iterator[list[dict[str, Any]]]:
+def _performance_rows(
+    batch: LoadBatch, value_columns: dict[str, str]
+) -> Iterator[pa.Table]:
     for fetched in batch.windows:
-        yield from _window_pages(fetched, batch.week_start)
+        yield from _window_pages(fetched, batch.week_start, value_columns)
 
     resource_state = dlt.current.resource_state()
     for mailbox_id, period, entry in batch.state_updates:
@@ -148,8 +160,8 @@ def _performance_rows(batch: LoadBatch) -> Iterator[list[dict[str, Any]]]:
 
 
 def _window_pages(
-    fetched: FetchedWindow, week_start: str
-) -> Iterator[list[dict[str, Any]]]:
+    fetched: FetchedWindow, week_start: str, value_columns: dict[str, str]
+) -> Iterator[pa.Table]:
     job = fetched.job
     cutoff = fetched.data_cutoff
     provisional_from = (
@@ -157,20 +169,15 @@ def _window_pages(
     )
     with fetched.spool_path.open("rb") as spool:
         for line in spool:
-            page = orjson.loads(line)
-            for row in page:
-                row.pop("id", None)
-                start = parse_wall_time(row.pop("startDateTime"))
-                row["start_date_time"] = start
-                row["mailbox_id"] = job.mailbox_id
-                row["period"] = job.period
-                row["time_zone"] = fetched.time_zone
-                is_provisional = (
-                    provisional_from is not None and start >= provisional_from
-                )
-                row["data_cutoff_timestamp"] = cutoff if is_provisional else None
-                row["is_provisional"] = is_provisional
-            yield page
+            yield page_table(
+                orjson.loads(line),
+                mailbox_id=job.mailbox_id,
+                period=job.period,
+                time_zone=fetched.time_zone,
+                data_cutoff=cutoff,
+                provisional_from=provisional_from,
+                value_columns=value_columns,
+            )
 
 
 def _mailbox_rows(mailboxes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
