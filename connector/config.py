@@ -119,7 +119,8 @@ class LoadConfig:
         window_target_rows: The most rows a backfill run should return,
             estimated from the user count; sets the backfill windows.
         window_periods: Periods per backfill run, overriding the sizing.
-        periods_per_window: Periods per nightly report run, by grain (not a
+        periods_per_window: The most periods one report run covers, by grain:
+            a nightly run's window length and a cap on backfill windows (not a
             dlt key).
     """
 

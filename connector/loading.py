@@ -33,7 +33,12 @@ from connector.engine import Engine, Outcome, WindowFailure
 from connector.errors import ConfigurationError, FatalApiError, LoadInterrupted
 from connector.periods import format_wall_time, local_wall_time
 from connector.runner import FetchedWindow, WindowJob
-from connector.settings import DATASET_NAME, LOAD_BATCH_ROWS, LOAD_BATCH_SECONDS
+from connector.settings import (
+    DATASET_NAME,
+    LOAD_BATCH_ROWS,
+    LOAD_BATCH_SECONDS,
+    MAX_PAGE_SIZE,
+)
 from connector.sizing import MailboxSize, count_periods, periods_per_window
 from connector.source import PERFORMANCE_TABLE, LoadBatch, emailgistics
 from connector.state import (
@@ -519,9 +524,16 @@ def _backfill_window_lengths(
         )
         for m in mailboxes
     }
-    lengths = periods_per_window(
-        sizes, config.window_target_rows, config.max_concurrent_runs, config.page_size
-    )
+    cap = config.periods_per_window[config.period]
+    lengths = {
+        mailbox_id: min(length, cap)
+        for mailbox_id, length in periods_per_window(
+            sizes,
+            config.window_target_rows,
+            config.max_concurrent_runs,
+            MAX_PAGE_SIZE,
+        ).items()
+    }
     logger.info(
         "Backfill windows of %s %s(s) for %d mailboxes",
         ", ".join(str(n) for n in sorted(set(lengths.values()))) or "no",

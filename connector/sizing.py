@@ -15,6 +15,9 @@ from the range, the grain and the mailboxes' user counts:
 - within that, as few runs as possible: each mailbox gets its share of the
   runs in proportion to its estimated rows, and every window of a mailbox
   has the same number of periods.
+
+The caller caps the result at `periods_per_window` for the grain, and
+`window_periods`, when set, replaces it.
 """
 
 from __future__ import annotations

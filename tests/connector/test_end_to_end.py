@@ -149,7 +149,7 @@ def test_coarse_grains_match_truth(
 def test_interrupted_backfill_resumes_with_the_missing_windows(
     simulator: RunningSimulator, duckdb_loader: Loader
 ) -> None:
-    config = fast_config(simulator.base_url, window_periods=10)
+    config = fast_config(simulator.base_url).replace(periods_per_window={"day": 10})
     report = "/api/v1/reports/mailboxUserPerformance"
     simulator.simulator.set_faults(
         [

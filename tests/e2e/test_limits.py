@@ -36,7 +36,8 @@ def test_runs_and_requests_stay_within_the_account_limits(
         sim.base_url,
         page_size=20,
         max_concurrent_runs=MAX_RUNS,
-        requests_per_minute=int(REQUESTS_PER_WINDOW * 60 / WINDOW_SECONDS),
+        requests_per_minute=REQUESTS_PER_WINDOW,
+        rate_window_seconds=WINDOW_SECONDS,
     )
     config = config.replace(periods_per_window={**config.periods_per_window, "day": 5})
 
