@@ -16,18 +16,18 @@ poll at `elapsed` seconds with progress `p` puts the run's total duration in
   cadence's cap if that is longer, so a run whose progress misleads is still
   polled at a doubling pace.
 
-The first poll of a run waits the cadence's first step, or, once runs of the
-same load have finished, the median of their durations: runs of one load
-are of similar size, so that poll usually finds the run done.
+The first poll of a run waits, once runs of the same load have finished,
+the longest of the last few durations: runs of one load are of similar size,
+so that poll usually finds the run done. Before that, the submit's own
+progress places the first poll as above, or else the cadence's first step.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 
 FINISH_MARGIN_FRACTION = 0.02
-HISTORY_RUNS = 25
+HISTORY_RUNS = 5
 
 
 class PollSchedule:
@@ -43,11 +43,21 @@ class PollSchedule:
         self._max_seconds = max_seconds
         self._durations: deque[float] = deque(maxlen=HISTORY_RUNS)
 
-    def first_delay(self) -> float:
-        """Give the wait between a submit and the run's first poll."""
-        if not self._durations:
-            return self._initial_seconds
-        return max(self._initial_seconds, statistics.median(self._durations))
+    def first_delay(self, submit_seconds: float, progress: int | None) -> float:
+        """Give the wait between a submit and the run's first poll.
+
+        Args:
+            submit_seconds: Time from sending the submit to its answer.
+            progress: The submit answer's `progress`, if any.
+
+        Returns:
+            Seconds from sending the submit.
+        """
+        if self._durations:
+            return max(self._initial_seconds, max(self._durations))
+        if progress is not None and 0 < progress < 100 and submit_seconds > 0:
+            return submit_seconds + self.next_delay(submit_seconds, progress, 0)
+        return self._initial_seconds
 
     def cadence_delay(self, polls: int) -> float:
         """Give the documented delay before poll number ``polls + 1``.

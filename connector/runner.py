@@ -208,12 +208,15 @@ class ReportRunner:
             # while the POST is in flight, so progress never looks slower.
             started = time.monotonic()
             envelope = await self._submit(job)
+            submit_seconds = time.monotonic() - started
             self._submissions += 1
             order = self._submissions
             self.counters.submitted += 1
             self.counters.running += 1
             try:
-                envelope, elapsed = await self._poll_to_end(job, envelope, started)
+                envelope, elapsed = await self._poll_to_end(
+                    job, envelope, started, submit_seconds
+                )
             finally:
                 self.counters.running -= 1
             self.counters.longest_run_seconds = max(
@@ -238,7 +241,7 @@ class ReportRunner:
         return envelope, order
 
     async def _poll_to_end(
-        self, job: WindowJob, envelope: Envelope, started: float
+        self, job: WindowJob, envelope: Envelope, started: float, submit_seconds: float
     ) -> tuple[Envelope, float]:
         """Polls a submitted run until it is no longer running.
 
@@ -249,7 +252,7 @@ class ReportRunner:
         polls = 0
         elapsed = 0.0
         last_running: tuple[float, int | None] = (0.0, None)
-        next_poll = started + self._polls.first_delay()
+        next_poll = started + self._polls.first_delay(submit_seconds, envelope.progress)
         while envelope.status == "running":
             if time.monotonic() - started > timeout_seconds:
                 raise ReportTimeoutError(

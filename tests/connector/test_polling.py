@@ -16,15 +16,22 @@ def test_cadence_starts_at_two_seconds_and_doubles_to_the_cap() -> None:
 
 
 def test_first_poll_follows_the_cadence_without_history() -> None:
-    assert schedule().first_delay() == 2.0
+    assert schedule().first_delay(0.1, None) == 2.0
+    assert schedule().first_delay(0.1, 0) == 2.0
 
 
-def test_first_poll_waits_the_median_of_finished_runs() -> None:
+def test_first_poll_uses_the_submits_progress() -> None:
+    # 10% one second after sending: done between 100/11 and 10 s.
+    assert schedule().first_delay(1.0, 10) == pytest.approx(100 / 11)
+
+
+def test_first_poll_waits_the_longest_recent_run() -> None:
     polls = schedule()
-    for seconds in (40.0, 70.0, 50.0):
+    for seconds in (90.0, 40.0, 70.0, 50.0, 45.0, 60.0):
         polls.record_duration(seconds)
 
-    assert polls.first_delay() == 50.0
+    # The last five: 40, 70, 50, 45, 60.
+    assert polls.first_delay(0.1, 10) == 70.0
 
 
 def test_without_progress_the_cadence_applies() -> None:
