@@ -185,8 +185,8 @@ def test_a_signal_stops_with_one_line_and_the_rerun_resumes(
     args = ["--start", "2026-03-02", "--end", "2026-03-30", "--period", "hour"]
     args += ["--now", SIM_NOW, "--pipelines-dir", str(tmp_path / "pipelines")]
     args += ["--duckdb-path", str(tmp_path / "warehouse.duckdb")]
-    env = cli_env(sim.base_url, max_concurrent_runs=1)
-    # README: hour windows are 7 days; 28 days make four.
+    # Windows of 7 days: 28 days make four.
+    env = cli_env(sim.base_url, max_concurrent_runs=1, window_periods=7 * 24)
     total_windows = 4
     process = subprocess.Popen(
         cli_command(*args),
