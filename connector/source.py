@@ -12,18 +12,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import dlt
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
-from connector.arrow_pages import page_table
+from connector.arrow_pages import WALL_TIME, page_table
 from connector.config import LoadConfig
-from connector.periods import align
-from connector.runner import FetchedWindow
+from connector.periods import add_periods, align
+from connector.runner import FetchedWindow, WindowJob
 from connector.settings import DETAIL_COLUMNS, METRIC_COLUMNS, SOURCE_NAME
 from connector.state import write_entry
 
@@ -32,6 +34,10 @@ logger = logging.getLogger(__name__)
 PERFORMANCE_TABLE = "mailbox_user_performance"
 PRIMARY_KEY = ("mailbox_id", "user_id", "period", "start_date_time")
 MERGE_KEY = ("mailbox_id", "period", "start_date_time")
+# Set only on the marker rows of fetched periods that came back empty: the merge
+# key deletes what the period held, and dlt inserts no row flagged this way.
+EMPTIED_PERIOD_COLUMN = "_period_emptied"
+_NULLABLE_MARKER_COLUMNS = frozenset({"time_zone", EMPTIED_PERIOD_COLUMN})
 
 _WALL_TIME: TColumnSchema = {"data_type": "timestamp", "timezone": False}
 PAGES_PER_TABLE = 20
@@ -72,6 +78,11 @@ def performance_columns(config: LoadConfig) -> TTableSchemaColumns:
         "time_zone": {"data_type": "text"},
         "data_cutoff_timestamp": {**_WALL_TIME, "nullable": True},
         "is_provisional": {"data_type": "bool", "nullable": False},
+        EMPTIED_PERIOD_COLUMN: {
+            "data_type": "bool",
+            "nullable": True,
+            "hard_delete": True,
+        },
     }
     for group in config.field_groups:
         for name, data_type in METRIC_COLUMNS[group].items():
@@ -145,10 +156,6 @@ def emailgistics(config: LoadConfig, batch: LoadBatch) -> Sequence[DltResource]:
     return resources
 
 
-# Known gap: the merge key only deletes periods that still have at least one
-# row in the new batch. If every row of a previously loaded period vanished
-# (not just moved to another user), its old rows would stay. Emitting a
-# hard-delete tombstone for each provisional period without rows would close it.
 def _performance_rows(
     batch: LoadBatch, value_columns: dict[str, str]
 ) -> Iterator[pa.Table]:
@@ -174,6 +181,7 @@ def _window_pages(
         align(cutoff, job.period, week_start) if cutoff is not None else None
     )
     tables: list[pa.Table] = []
+    starts_with_rows: set[datetime] = set()
     with fetched.spool_path.open("rb") as spool:
         for line in spool:
             tables.append(
@@ -187,11 +195,53 @@ def _window_pages(
                     value_columns=value_columns,
                 )
             )
+            starts_with_rows.update(
+                pc.unique(tables[-1]["start_date_time"]).to_pylist()
+            )
             if len(tables) == PAGES_PER_TABLE:
                 yield pa.concat_tables(tables, promote_options="permissive")
                 tables = []
     if tables:
         yield pa.concat_tables(tables, promote_options="permissive")
+
+    emptied = [s for s in _period_starts(job) if s not in starts_with_rows]
+    if emptied:
+        yield _emptied_period_markers(job, fetched.time_zone, emptied)
+
+
+def _period_starts(job: WindowJob) -> Iterator[datetime]:
+    """Every period start in the job's window, as naive wall times."""
+    start = job.window.start
+    while start < job.window.end:
+        yield datetime(start.year, start.month, start.day, start.hour, start.minute)
+        start = add_periods(start, job.period, 1)
+
+
+def _emptied_period_markers(
+    job: WindowJob, time_zone: str, starts: list[datetime]
+) -> pa.Table:
+    """Marker rows for fetched periods without any row.
+
+    A period that held rows in an earlier load (a provisional one, say) and now
+    has none must lose them: the merge key deletes by (mailbox, period, start)
+    only for starts present in the batch, so each empty period gets a marker
+    that dlt deletes by and never inserts.
+    """
+    count = len(starts)
+    columns = {
+        "mailbox_id": pa.array([job.mailbox_id] * count, pa.string()),
+        "user_id": pa.array([""] * count, pa.string()),
+        "period": pa.array([job.period] * count, pa.string()),
+        "start_date_time": pa.array(starts, WALL_TIME),
+        "time_zone": pa.array([time_zone] * count, pa.string()),
+        "is_provisional": pa.array([False] * count, pa.bool_()),
+        EMPTIED_PERIOD_COLUMN: pa.array([True] * count, pa.bool_()),
+    }
+    schema = pa.schema(
+        pa.field(name, array.type, nullable=name in _NULLABLE_MARKER_COLUMNS)
+        for name, array in columns.items()
+    )
+    return pa.Table.from_arrays(list(columns.values()), schema=schema)
 
 
 def _mailbox_rows(mailboxes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

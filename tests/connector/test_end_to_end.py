@@ -4,6 +4,7 @@ the simulator's ground truth."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pytest
@@ -268,3 +269,53 @@ def test_hour_grain_across_dst_transitions_matches_truth(
             )
         )
     assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
+
+
+def test_a_period_that_comes_back_empty_loses_its_rows(
+    simulator: RunningSimulator, duckdb_loader: Loader
+) -> None:
+    # Loading only activity without an identifiable user: the late-attributed
+    # hours just before the cutoff hold "unknown" rows that move to real users
+    # later, so those hours come back empty and must be emptied in the table.
+    config = fast_config(
+        simulator.base_url, period="hour", initial_start="2026-05-01", users=["unknown"]
+    )
+    duckdb_loader.run(config, now="2026-05-01T12:28:00Z")
+    before = warehouse_rows(str(duckdb_loader.duckdb_path))
+
+    simulator.simulator.advance_clock(6 * 3600)
+    summary = duckdb_loader.run(config, now="2026-05-01T18:28:00Z")
+
+    assert summary.ok, summary.failures
+    expected: dict[Any, Any] = {}
+    for mailbox in mailboxes(simulator):
+        result = simulator.simulator.truth(
+            {
+                "mailboxId": mailbox["mailboxId"],
+                "period": "hour",
+                "start": "2026-05-01T00:00:00",
+                "end": "2026-05-02T23:59:59",
+                "fieldGroup": "replyData,closeData",
+                "users": "unknown",
+            }
+        )
+        for row in result["rows"]:
+            key = (
+                mailbox["mailboxId"],
+                row["userId"],
+                datetime.fromisoformat(row["startDateTime"]),
+            )
+            expected[key] = {column: row.get(field) for field, column in METRICS}
+    # The second run's lookback reaches back before 1 May: compare from there.
+    after = warehouse_rows(
+        str(duckdb_loader.duckdb_path), "start_date_time >= '2026-05-01'"
+    )
+    emptied = {k[::2] for k in before} - {k[::2] for k in expected}
+    assert emptied, "the scenario must empty at least one loaded period"
+    assert after == expected
+    with duckdb.connect(str(duckdb_loader.duckdb_path), read_only=True) as db:
+        markers = db.sql(
+            "SELECT count(*) FROM emailgistics.mailbox_user_performance "
+            "WHERE user_id = '' OR _period_emptied"
+        ).fetchall()
+    assert markers == [(0,)]
