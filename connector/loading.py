@@ -125,11 +125,21 @@ class _Batcher:
         self.windows.append(fetched)
         self.rows += fetched.rows
 
-    def is_due(self, *, is_last: bool) -> bool:
+    def is_due(self, *, is_final_round: bool) -> bool:
+        """Tells whether to load now.
+
+        Args:
+            is_final_round: Every window still to come is already in flight:
+                loading at once keeps the load left after the last fetch small.
+        """
         if not self.windows:
             return False
         waited = time.monotonic() - self.last_load_end
-        return is_last or self.rows >= LOAD_BATCH_ROWS or waited >= LOAD_BATCH_SECONDS
+        return (
+            is_final_round
+            or self.rows >= LOAD_BATCH_ROWS
+            or waited >= LOAD_BATCH_SECONDS
+        )
 
     def take(self) -> list[FetchedWindow]:
         taken, self.windows, self.rows = self.windows, [], 0
@@ -268,7 +278,8 @@ def _run(
             _note_outcome(outcome, summary, batcher)
         if progress is not None:
             progress.update(_snapshot(engine, summary, outstanding))
-        if batcher.is_due(is_last=outstanding == 0) or (
+        is_final_round = outstanding <= config.max_concurrent_runs
+        if batcher.is_due(is_final_round=is_final_round) or (
             not outstanding and pending_mailboxes is not None
         ):
             _load(
