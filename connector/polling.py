@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import deque
 
 FINISH_MARGIN_FRACTION = 0.02
+FIRST_POLL_PROBE = 0.97
 HISTORY_RUNS = 5
 
 
@@ -120,9 +121,13 @@ def duration_estimate(
         running_progress: That poll's progress.
 
     Returns:
-        The latest duration consistent with both polls.
+        The latest duration consistent with both polls. A run found done at
+        its first poll only says it took at most that long; it counts as
+        `FIRST_POLL_PROBE` shorter, so later first polls creep earlier until
+        one finds a run still running (and its progress gives the duration),
+        instead of never learning that runs got shorter.
     """
     if running_elapsed_seconds is None or not running_progress:
-        return done_elapsed_seconds
+        return done_elapsed_seconds * FIRST_POLL_PROBE
     latest = 100.0 * running_elapsed_seconds / running_progress
     return max(running_elapsed_seconds, min(done_elapsed_seconds, latest))
