@@ -126,3 +126,21 @@ def root_cause(error: BaseException) -> BaseException:
             break
         current = inner
     return current
+
+
+def reraise_interrupt(error: BaseException) -> None:
+    """Raises KeyboardInterrupt when one is anywhere in the error's chain.
+
+    dlt wraps a KeyboardInterrupt inside a pipeline step into PipelineStepFailed,
+    which would otherwise be reported as a destination failure.
+
+    Raises:
+        KeyboardInterrupt: The chain holds one.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__

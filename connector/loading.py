@@ -30,29 +30,22 @@ from connector.destination import (
     pipeline_lock,
 )
 from connector.engine import Engine, Outcome, WindowFailure
-from connector.errors import ConfigurationError, FatalApiError, LoadInterrupted
-from connector.periods import format_wall_time, local_wall_time
+from connector.errors import FatalApiError, LoadInterrupted, reraise_interrupt
+from connector.options import RunOptions
+from connector.planning import plan_mailboxes
+from connector.preflight import (
+    check_initial_start,
+    check_week_start,
+    finish_pending_load,
+    select_mailboxes,
+)
 from connector.runner import FetchedWindow, WindowJob
-from connector.settings import (
-    DATASET_NAME,
-    LOAD_BATCH_ROWS,
-    LOAD_BATCH_SECONDS,
-    MAX_PAGE_SIZE,
-)
-from connector.sizing import MailboxSize, count_periods, periods_per_window
+from connector.settings import LOAD_BATCH_ROWS, LOAD_BATCH_SECONDS
 from connector.source import PERFORMANCE_TABLE, LoadBatch, emailgistics
-from connector.state import (
-    BACKFILL,
-    NIGHTLY,
-    Backfill,
-    MailboxPlan,
-    is_backfill_complete,
-    pending_windows,
-    plan_backfill,
-    plan_nightly,
-    read_entry,
-)
+from connector.state import MailboxPlan, pending_windows
 from connector.summary import LoadSummary, MailboxSummary, ProgressSnapshot, plural
+
+__all__ = ["ProgressReporter", "RunOptions", "run_load"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,55 +55,6 @@ class ProgressReporter(Protocol):
 
     def update(self, snapshot: ProgressSnapshot) -> None:
         """Shows the latest counts."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run, beyond the source's settings.
-
-    Attributes:
-        start, end: A backfill range `[start, end)` in each mailbox's local wall
-            time; both None means a nightly incremental run.
-        now: Treat this instant as now (default: the real clock).
-        lock_wait_seconds: How long to wait for another run's lock.
-    """
-
-    start: pendulum.DateTime | None = None
-    end: pendulum.DateTime | None = None
-    now: pendulum.DateTime | None = None
-    destination: str = "duckdb"
-    dataset_name: str = DATASET_NAME
-    duckdb_path: str | None = None
-    postgres_credentials: str | None = None
-    pipelines_dir: str | None = None
-    lock_wait_seconds: float = 0.0
-
-    @property
-    def mode(self) -> str:
-        """`backfill` with dates, else `nightly`."""
-        return BACKFILL if self.start is not None else NIGHTLY
-
-    def validate(self) -> None:
-        """Checks the backfill range.
-
-        Raises:
-            ConfigurationError: For a half-given or reversed range.
-        """
-        if (self.start is None) != (self.end is None):
-            raise ConfigurationError(
-                "A backfill needs both --start and --end (or neither, for a "
-                "nightly run)."
-            )
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ConfigurationError(
-                f"--end {self.end.to_iso8601_string()} is not after --start "
-                f"{self.start.to_iso8601_string()}."
-            )
-        if self.lock_wait_seconds < 0:
-            raise ConfigurationError(
-                f"--wait-for-lock must be 0 or more seconds, got "
-                f"{self.lock_wait_seconds:g}."
-            )
 
 
 @dataclass
@@ -166,7 +110,7 @@ def run_load(
     options = options or RunOptions()
     options.validate()
     now = options.now or pendulum.now("UTC")
-    _check_initial_start(config, options, now)
+    check_initial_start(config, options, now)
     started = time.monotonic()
     target = check_destination(
         options.destination,
@@ -184,9 +128,9 @@ def run_load(
         )
         summary = LoadSummary(mode=options.mode, period=config.period)
         try:
-            _finish_pending_load(pipeline, target)
+            finish_pending_load(pipeline, target)
             resource_state = _resource_state(pipeline)
-            _check_week_start(config, resource_state)
+            check_week_start(config, resource_state)
             with (
                 tempfile.TemporaryDirectory(prefix="emailgistics-") as spool_dir,
                 Engine(config, Path(spool_dir), transport) as engine,
@@ -221,21 +165,8 @@ def _run(
     summary: LoadSummary,
 ) -> None:
     mailboxes = engine.list_mailboxes()
-    selected, failures = _select_mailboxes(config, mailboxes)
-    resume = _is_resume(config, options, selected, resource_state)
-    lengths = _backfill_window_lengths(config, options, selected, now)
-    plans = {
-        m["mailboxId"]: _plan(
-            config,
-            options,
-            m,
-            resource_state,
-            now,
-            resume,
-            lengths.get(m["mailboxId"]),
-        )
-        for m in selected
-    }
+    selected, failures = select_mailboxes(config, mailboxes)
+    plans = plan_mailboxes(config, options, selected, resource_state, now)
     summary.failures.extend(failures)
     for mailbox in selected:
         plan = plans[mailbox["mailboxId"]]
@@ -306,72 +237,6 @@ def _run(
         progress.update(_snapshot(engine, summary, 0))
 
 
-def _check_initial_start(
-    config: LoadConfig, options: RunOptions, now: pendulum.DateTime
-) -> None:
-    """Refuses an initial_start after now in every time zone (UTC+14 is the
-    furthest ahead): each window would be empty and the run would say nothing."""
-    if options.mode != NIGHTLY or config.initial_start is None:
-        return
-    latest_wall_time = local_wall_time(now, "Etc/GMT-14")
-    if config.initial_start > latest_wall_time:
-        raise ConfigurationError(
-            f"initial_start {format_wall_time(config.initial_start)} is in the "
-            f"future (now is {now.in_timezone('UTC').to_iso8601_string()}): set "
-            "it to a past date, or unset it to start 30 days ago."
-        )
-
-
-def _check_week_start(config: LoadConfig, resource_state: dict[str, Any]) -> None:
-    """Refuses weeks that start on another day than the weeks already loaded:
-    both would sit under period 'week' and every week would count twice."""
-    if config.period != "week":
-        return
-    for mailbox_id, entries in sorted(resource_state.get("mailboxes", {}).items()):
-        if config.mailbox_ids is not None and mailbox_id not in config.mailbox_ids:
-            continue
-        used = (entries.get("week") or {}).get("week_start")
-        if used and used != config.week_start:
-            raise ConfigurationError(
-                f"week_start is {config.week_start!r} but the week rows of mailbox "
-                f"{mailbox_id} were loaded with weeks starting on {used!r}; both "
-                f"would count every week twice. Keep week_start = {used!r}, or load "
-                "weeks into a new dataset with its own dlt state (--dataset NAME "
-                "--pipelines-dir DIR)."
-            )
-
-
-def _finish_pending_load(pipeline: dlt.Pipeline, target: CheckedDestination) -> None:
-    """Syncs with the destination and loads a package an interrupted run left.
-
-    Such a package holds rows and the state they earn, committed together or
-    not at all. Left pending, dlt would load it in place of the next batch and
-    silently skip that batch's extraction.
-    """
-    try:
-        pipeline.sync_destination()
-        if pipeline.has_pending_data:
-            logger.warning(
-                "Finishing the load an interrupted run left pending (its rows "
-                "and state commit together)"
-            )
-            pipeline.run()
-    except Exception as exc:
-        _reraise_interrupt(exc)
-        raise destination_failure(target, exc) from exc
-
-
-def _reraise_interrupt(error: BaseException) -> None:
-    """dlt wraps a KeyboardInterrupt inside a step into PipelineStepFailed."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, KeyboardInterrupt):
-            raise KeyboardInterrupt from None
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-
-
 def _note_outcome(outcome: Outcome, summary: LoadSummary, batcher: _Batcher) -> None:
     if isinstance(outcome, WindowFailure):
         if isinstance(outcome.error, FatalApiError):
@@ -416,7 +281,7 @@ def _load(
             ],
         )
     except Exception as exc:
-        _reraise_interrupt(exc)
+        reraise_interrupt(exc)
         raise destination_failure(target, exc) from exc
     logger.info(
         "Loaded %s, %s in %.1fs",
@@ -431,127 +296,6 @@ def _load(
         mailbox_summary.add_window(fetched.job.window, fetched.rows)
         summary.rows_loaded += fetched.rows
         fetched.spool_path.unlink(missing_ok=True)
-
-
-def _select_mailboxes(
-    config: LoadConfig, mailboxes: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[str]]:
-    by_id = {str(m.get("mailboxId")): m for m in mailboxes if m.get("mailboxId")}
-    if config.mailbox_ids is None:
-        return list(by_id.values()), []
-    failures = [
-        f"mailbox {mailbox_id}: not among the mailboxes this API key can see "
-        "(check mailbox_ids or the key's allowlist)"
-        for mailbox_id in config.mailbox_ids
-        if mailbox_id not in by_id
-    ]
-    if len(failures) == len(config.mailbox_ids):
-        raise ConfigurationError(
-            f"No mailbox matched: none of {', '.join(config.mailbox_ids)} is among "
-            f"the {plural(len(by_id), 'mailbox', 'mailboxes')} this API key can "
-            "see. Check --mailbox / mailbox_ids, or the key's mailbox allowlist."
-        )
-    return [by_id[m] for m in config.mailbox_ids if m in by_id], failures
-
-
-def _is_resume(
-    config: LoadConfig,
-    options: RunOptions,
-    selected: list[dict[str, Any]],
-    resource_state: dict[str, Any],
-) -> bool:
-    """A rerun of a backfill resumes (skips every window already loaded) unless
-    every selected mailbox completed that exact range: then it is a refresh."""
-    if options.start is None or options.end is None or not selected:
-        return True
-    backfill = Backfill(options.start, options.end)
-    is_refresh = all(
-        is_backfill_complete(
-            read_entry(resource_state, str(m["mailboxId"]), config.period), backfill
-        )
-        for m in selected
-    )
-    if is_refresh:
-        logger.info(
-            "Every selected mailbox already loaded this range: fetching it all "
-            "again (refresh)"
-        )
-    return not is_refresh
-
-
-def _plan(
-    config: LoadConfig,
-    options: RunOptions,
-    mailbox: dict[str, Any],
-    resource_state: dict[str, Any],
-    now: pendulum.DateTime,
-    resume: bool = True,
-    window_periods: int | None = None,
-) -> MailboxPlan:
-    mailbox_id = str(mailbox["mailboxId"])
-    time_zone = str(mailbox.get("timeZone") or "UTC")
-    entry = read_entry(resource_state, mailbox_id, config.period)
-    if entry.get("time_zone") and entry["time_zone"] != time_zone:
-        logger.warning(
-            "Mailbox %s changed time zone from %s to %s; using the new one",
-            mailbox_id,
-            entry["time_zone"],
-            time_zone,
-        )
-    if options.start is not None and options.end is not None:
-        if window_periods is not None:
-            config = config.replace(
-                periods_per_window={
-                    **config.periods_per_window,
-                    config.period: window_periods,
-                }
-            )
-        backfill = Backfill(options.start, options.end)
-        return plan_backfill(
-            config, mailbox_id, time_zone, entry, backfill, now, resume=resume
-        )
-    return plan_nightly(config, mailbox_id, time_zone, entry, now)
-
-
-def _backfill_window_lengths(
-    config: LoadConfig,
-    options: RunOptions,
-    mailboxes: list[dict[str, Any]],
-    now: pendulum.DateTime,
-) -> dict[str, int]:
-    """Periods per run for each mailbox of a backfill (none for a nightly run)."""
-    if options.start is None or options.end is None:
-        return {}
-    ids = [str(m["mailboxId"]) for m in mailboxes]
-    if config.window_periods is not None:
-        return dict.fromkeys(ids, config.window_periods)
-
-    end = min(options.end, now.naive())
-    periods = count_periods(options.start, end, config.period)
-    sizes = {
-        str(m["mailboxId"]): MailboxSize(
-            periods=periods,
-            users=len(config.users) if config.users else len(m.get("users") or []),
-        )
-        for m in mailboxes
-    }
-    cap = config.periods_per_window[config.period]
-    lengths = {
-        mailbox_id: min(length, cap)
-        for mailbox_id, length in periods_per_window(
-            sizes,
-            config.window_target_rows,
-            config.max_concurrent_runs,
-            MAX_PAGE_SIZE,
-        ).items()
-    }
-    logger.info(
-        "Backfill windows of %s %s(s) for %d mailboxes",
-        ", ".join(str(n) for n in sorted(set(lengths.values()))) or "no",
-        config.period,
-        len(ids),
-    )
-    return lengths
 
 
 def _resource_state(pipeline: dlt.Pipeline) -> dict[str, Any]:
