@@ -1,11 +1,12 @@
-"""Async client for the Emailgistics API: requests, pacing, retries, error mapping.
+"""Async client for the Emailgistics API: requests, pacing and retries.
 
 Every request of the process goes through one `ApiClient`, so the request budget
 (`requests_per_minute`) and any 429 pause are shared by all mailboxes and
 windows. GETs are retried with backoff on 5xx, dropped connections, timeouts and
 malformed bodies; a report POST is never retried here, because it may already
 have started a run (the runner decides). Only paths are logged, never the key,
-the host or a query string.
+the host or a query string. `connector.responses` reads the bodies and maps
+error statuses to exceptions.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -36,8 +36,6 @@ from connector.budget import (
 from connector.config import LoadConfig
 from connector.errors import (
     ApiError,
-    AuthError,
-    BadRequestError,
     FatalApiError,
     MailboxNotFoundError,
     RateLimitedError,
@@ -45,7 +43,14 @@ from connector.errors import (
     RetriableApiError,
 )
 from connector.periods import Window
-from connector.redaction import redact
+from connector.responses import (
+    Envelope,
+    decode_json,
+    parse_envelope,
+    path_of,
+    raise_for_status,
+    retry_after_seconds,
+)
 from connector.settings import (
     DEFAULT_BASE_URL,
     GET_RETRY_ATTEMPTS,
@@ -60,22 +65,6 @@ from connector.settings import (
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """One response of a report run: its state and, when done, one page of rows."""
-
-    status: str
-    self_url: str
-    next_url: str | None
-    rows: list[dict[str, Any]]
-    total: int | None
-    data_cutoff: str | None
-    time_zone: str | None
-    error_code: str | None = None
-    error_message: str | None = None
-    progress: int | None = None
-
-
 @dataclass
 class ClientCounters:
     """Request counts for progress display and the run summary."""
@@ -84,11 +73,6 @@ class ClientCounters:
     retries: int = 0
     rate_limited: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
-
-
-def path_of(url: str) -> str:
-    """The path of a URL, for logs and messages (no host, no query string)."""
-    return urlsplit(url).path or "/"
 
 
 class ApiClient:
@@ -206,8 +190,10 @@ class ApiClient:
                 path=REPORT_PATH,
                 mailbox_id=mailbox_id,
             )
-        self._raise_for_status(response, REPORT_PATH, what=f"mailbox {mailbox_id}")
-        envelope = _parse_envelope(_decode(response, REPORT_PATH))
+        raise_for_status(
+            response, REPORT_PATH, what=f"mailbox {mailbox_id}", secret=self._secret
+        )
+        envelope = parse_envelope(decode_json(response, REPORT_PATH))
         logger.info(
             "Submitted run for mailbox %s, %s %s (%s)",
             mailbox_id,
@@ -233,7 +219,7 @@ class ApiClient:
             AuthError: 401 or 403.
             RetriableApiError: Retries ran out.
         """
-        return _parse_envelope(await self._get_json(url, kind=kind, order=order))
+        return parse_envelope(await self._get_json(url, kind=kind, order=order))
 
     async def _get_json(self, url: str, *, kind: str, order: int = 0) -> Any:
         retrying = AsyncRetrying(
@@ -256,8 +242,8 @@ class ApiClient:
                         status=404,
                         path=path_of(url),
                     )
-                self._raise_for_status(response, path_of(url), what=kind)
-                return _decode(response, path_of(url))
+                raise_for_status(response, path_of(url), what=kind, secret=self._secret)
+                return decode_json(response, path_of(url))
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     def _log_retry(self, retry_state: Any) -> None:
@@ -332,58 +318,12 @@ class ApiClient:
                     ) from None
 
     def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
-        retry_after = _retry_after_seconds(response)
+        retry_after = retry_after_seconds(response)
         if retry_after is not None:
             return min(retry_after, RATE_LIMIT_MAX_WAIT_SECONDS)
         base = self._config.rate_limit_wait_seconds
         return float(
             min(base * 2 ** (attempt - 1), max(base, RATE_LIMIT_MAX_WAIT_SECONDS))
-        )
-
-    def _raise_for_status(self, response: httpx.Response, path: str, what: str) -> None:
-        status = response.status_code
-        if status < 400:
-            return
-        code, message = _error_of(response)
-        detail = redact(
-            message or response.reason_phrase or "no message", [self._secret]
-        )
-        if status == 401:
-            raise AuthError(
-                f"The API key was refused (401: {detail}): it is missing, malformed, "
-                "expired or deleted. Create a new key in Emailgistics Admin > API "
-                "Access and set it as SOURCES__EMAILGISTICS__API_KEY or api_key "
-                "under [sources.emailgistics] in .dlt/secrets.toml (the variable "
-                "wins).",
-                status=status,
-                path=path,
-                code=code,
-            )
-        if status == 403:
-            raise AuthError(
-                f"The API key lacks a required scope (403: {detail}): it needs the "
-                "'reporting' scope. Create a key with that scope.",
-                status=status,
-                path=path,
-                code=code,
-            )
-        if status == 400:
-            raise BadRequestError(
-                f"The API rejected the request for {what} (400: {detail}). Check "
-                "period, field_groups, users and the --start/--end dates.",
-                status=status,
-                path=path,
-                code=code,
-            )
-        if status >= 500 or status in (408, 409, 425):
-            raise RetriableApiError(
-                f"{path} answered {status} ({detail}).",
-                status=status,
-                path=path,
-                code=code,
-            )
-        raise ApiError(
-            f"{path} answered {status} ({detail}).", status=status, path=path, code=code
         )
 
 
@@ -411,72 +351,3 @@ def _describe(error: BaseException | None) -> str:
     if isinstance(error, ApiError):
         return f"status {error.status}" if error.status else str(error.code)
     return type(error).__name__
-
-
-def _retry_after_seconds(response: httpx.Response) -> float | None:
-    header = response.headers.get("Retry-After")
-    if not header:
-        return None
-    try:
-        seconds = float(header)
-    except ValueError:
-        return None
-    return seconds if seconds > 0 else None
-
-
-def _decode(response: httpx.Response, path: str) -> Any:
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        raise RetriableApiError(
-            f"{path} answered {response.status_code} with a body that is not "
-            "valid JSON.",
-            status=response.status_code,
-            path=path,
-            code="malformed",
-        ) from None
-
-
-def _error_of(response: httpx.Response) -> tuple[str | None, str | None]:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return None, None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return None, None
-    code = error.get("code")
-    message = error.get("message")
-    return (
-        None if code is None else str(code),
-        None if message is None else str(message),
-    )
-
-
-def _parse_envelope(body: Any) -> Envelope:
-    if not isinstance(body, dict) or "status" not in body:
-        raise RetriableApiError(
-            "A report response had no 'status'.", status=200, path="", code="malformed"
-        )
-    links = body.get("_links") or {}
-    result = body.get("result") or {}
-    error = body.get("error") or {}
-    rows = result.get("data") or []
-    return Envelope(
-        status=str(body["status"]),
-        self_url=str((links.get("self") or {}).get("href") or ""),
-        next_url=(links.get("next") or {}).get("href"),
-        rows=rows if isinstance(rows, list) else [],
-        total=result.get("total"),
-        data_cutoff=result.get("dataCutoffTimestamp"),
-        time_zone=result.get("timeZone"),
-        error_code=None if error.get("code") is None else str(error.get("code")),
-        error_message=error.get("message"),
-        progress=_progress_of(body.get("progress")),
-    )
-
-
-def _progress_of(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from connector.client import ApiClient, Envelope, path_of
+from connector.client import ApiClient
 from connector.config import LoadConfig
 from connector.errors import (
     EmailgisticsError,
@@ -32,6 +32,7 @@ from connector.errors import (
 )
 from connector.periods import Window, parse_wall_time
 from connector.polling import PollSchedule, duration_estimate
+from connector.responses import Envelope, path_of
 from connector.settings import POST_RETRY_WAIT_SECONDS, RESUBMIT_EXPIRED_ATTEMPTS
 
 logger = logging.getLogger(__name__)
