@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pendulum
 
@@ -190,6 +191,18 @@ def format_wall_time(value: datetime) -> str:
     return value.strftime(API_FORMAT)
 
 
+def _parse(
+    text: str, what: str, expected: str, **options: Any
+) -> pendulum.Date | pendulum.Time | pendulum.DateTime | pendulum.Duration:
+    """Parses `text` with pendulum, naming `what` and the `expected` form on error."""
+    try:
+        return pendulum.parse(text.strip(), **options)
+    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
+        raise ConfigurationError(
+            f"Cannot read {what} {text!r}: use {expected}."
+        ) from exc
+
+
 def parse_user_time(text: str, what: str) -> pendulum.DateTime:
     """Parses a date or datetime typed by a user into a naive wall time.
 
@@ -198,13 +211,13 @@ def parse_user_time(text: str, what: str) -> pendulum.DateTime:
             or carries a zone designator (the value means local wall time in
             each mailbox's zone).
     """
-    try:
-        parsed = pendulum.parse(text.strip(), exact=True, tz=None)
-    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
-        raise ConfigurationError(
-            f"Cannot read {what} {text!r}: use an ISO date such as 2024-03-01 or "
-            "2024-03-01T06:00."
-        ) from exc
+    parsed = _parse(
+        text,
+        what,
+        "an ISO date such as 2024-03-01 or 2024-03-01T06:00",
+        exact=True,
+        tz=None,
+    )
     if isinstance(parsed, pendulum.DateTime) and parsed.tzinfo is not None:
         raise ConfigurationError(
             f"{what} {text!r} has a time zone: dates are local wall times in each "
@@ -226,13 +239,7 @@ def parse_instant(text: str, what: str) -> pendulum.DateTime:
     Raises:
         ConfigurationError: Naming `what` when it does not parse.
     """
-    try:
-        parsed = pendulum.parse(text.strip(), tz="UTC")
-    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
-        raise ConfigurationError(
-            f"Cannot read {what} {text!r}: use an ISO instant such as "
-            "2024-03-01T06:00:00Z."
-        ) from exc
+    parsed = _parse(text, what, "an ISO instant such as 2024-03-01T06:00:00Z", tz="UTC")
     if not isinstance(parsed, pendulum.DateTime):
         raise ConfigurationError(f"Cannot read {what} {text!r}: it is not an instant.")
     return parsed
@@ -244,13 +251,11 @@ def parse_duration(text: str, what: str) -> pendulum.Duration:
     Raises:
         ConfigurationError: Naming `what` when it does not parse or is negative.
     """
-    try:
-        parsed = pendulum.parse(text.strip())
-    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
-        raise ConfigurationError(
-            f"Cannot read {what} {text!r}: use an ISO 8601 duration such as P1D "
-            "(one day) or PT6H (six hours)."
-        ) from exc
+    parsed = _parse(
+        text,
+        what,
+        "an ISO 8601 duration such as P1D (one day) or PT6H (six hours)",
+    )
     if not isinstance(parsed, pendulum.Duration):
         raise ConfigurationError(
             f"Cannot read {what} {text!r}: use an ISO 8601 duration such as P1D."
