@@ -9,6 +9,7 @@ import duckdb
 import httpx
 
 from connector.simulator import RunningSimulator
+from tests.conftest import SIM_KEY
 
 METRICS = (
     ("assigned", "assigned"),
@@ -67,8 +68,8 @@ def warehouse_rows(
     }
 
 
-def mailboxes(sim: RunningSimulator, key: str = "sim-demo-key") -> list[dict[str, Any]]:
-    """The mailbox list, as the API serves it."""
+def listed_mailboxes(sim: RunningSimulator, key: str = SIM_KEY) -> list[dict[str, Any]]:
+    """The mailbox list exactly as the API serves it to `key`."""
     response = httpx.get(
         f"{sim.base_url}/api/v1/admin/mailboxes",
         headers={"Authorization": f"Bearer {key}"},

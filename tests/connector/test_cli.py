@@ -12,7 +12,7 @@ from filelock import FileLock
 from connector.simulator import ApiKey, Fault, RunningSimulator
 from pipelines.emailgistics_pipeline import main
 from tests.conftest import FAST_SETTINGS, SIM_KEY, SIM_NOW
-from tests.connector.helpers import mailboxes, truth, warehouse_rows
+from tests.connector.helpers import listed_mailboxes, truth, warehouse_rows
 
 
 @pytest.fixture
@@ -149,7 +149,7 @@ def test_one_failing_mailbox_does_not_stop_the_others_and_a_rerun_completes(
     duckdb_path: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    listed = mailboxes(cli_env)
+    listed = listed_mailboxes(cli_env)
     broken = listed[0]["mailboxId"]
     cli_env.simulator.set_faults(
         [
@@ -198,7 +198,7 @@ def test_mailbox_outside_the_allowlist_fails_by_name(
 ) -> None:
     assert callable(start_simulator)
     probe: RunningSimulator = start_simulator()
-    ids = [m["mailboxId"] for m in mailboxes(probe)]
+    ids = [m["mailboxId"] for m in listed_mailboxes(probe)]
     sim: RunningSimulator = start_simulator(
         keys=[ApiKey(key="narrow-key", name="narrow", mailbox_ids=(ids[0],))]
     )
@@ -260,7 +260,7 @@ def test_summary_shows_half_open_spans_final_before_and_singulars(
     duckdb_path: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    mailbox_id = mailboxes(cli_env)[0]["mailboxId"]
+    mailbox_id = listed_mailboxes(cli_env)[0]["mailboxId"]
 
     code = cli(
         "--start",

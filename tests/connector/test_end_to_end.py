@@ -11,7 +11,7 @@ import pytest
 
 from connector.simulator import Fault, RunningSimulator
 from tests.conftest import Loader, fast_config
-from tests.connector.helpers import METRICS, mailboxes, truth, warehouse_rows
+from tests.connector.helpers import METRICS, listed_mailboxes, truth, warehouse_rows
 
 
 def test_backfill_matches_truth_exactly(
@@ -25,7 +25,7 @@ def test_backfill_matches_truth_exactly(
 
     assert summary.ok, summary.failures
     expected = {}
-    for mailbox in mailboxes(simulator):
+    for mailbox in listed_mailboxes(simulator):
         expected.update(
             truth(
                 simulator,
@@ -58,7 +58,7 @@ def test_nightly_runs_replace_provisional_rows(
 
     assert second.ok, second.failures
     expected = {}
-    for mailbox in mailboxes(simulator):
+    for mailbox in listed_mailboxes(simulator):
         expected.update(
             truth(
                 simulator,
@@ -84,7 +84,7 @@ def test_hour_rows_vanish_when_reattributed(
 
     assert summary.ok, summary.failures
     expected = {}
-    for mailbox in mailboxes(simulator):
+    for mailbox in listed_mailboxes(simulator):
         expected.update(
             truth(
                 simulator,
@@ -142,7 +142,7 @@ def test_coarse_grains_match_truth(
     start = "2025-12-28T00:00:00" if period == "week" else "2025-12-01T00:00:00"
     end = "2026-02-28T23:59:59"
     expected = {}
-    for mailbox in mailboxes(simulator):
+    for mailbox in listed_mailboxes(simulator):
         expected.update(truth(simulator, mailbox["mailboxId"], period, start, end))
     assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
 
@@ -181,7 +181,7 @@ def test_interrupted_backfill_resumes_with_the_missing_windows(
     posts = [r for r in simulator.simulator.requests() if r["method"] == "POST"]
     assert len(posts) == total - loaded_first
     expected = {}
-    for mailbox in mailboxes(simulator):
+    for mailbox in listed_mailboxes(simulator):
         expected.update(
             truth(
                 simulator,
@@ -208,7 +208,7 @@ def test_postgres_backfill_and_nightly_match_truth(
 
     assert backfill.ok and nightly.ok
     expected = {}
-    for mailbox in mailboxes(simulator):
+    for mailbox in listed_mailboxes(simulator):
         expected.update(
             truth(
                 simulator,
@@ -258,7 +258,7 @@ def test_hour_grain_across_dst_transitions_matches_truth(
 
     assert summary.ok, summary.failures
     expected = {}
-    for mailbox in mailboxes(simulator):
+    for mailbox in listed_mailboxes(simulator):
         expected.update(
             truth(
                 simulator,
@@ -288,7 +288,7 @@ def test_a_period_that_comes_back_empty_loses_its_rows(
 
     assert summary.ok, summary.failures
     expected: dict[Any, Any] = {}
-    for mailbox in mailboxes(simulator):
+    for mailbox in listed_mailboxes(simulator):
         result = simulator.simulator.truth(
             {
                 "mailboxId": mailbox["mailboxId"],

@@ -24,7 +24,7 @@ import httpx
 
 from connector.simulator import RunningSimulator
 from tests.conftest import FAST_SETTINGS, SIM_KEY, Loader
-from tests.connector.helpers import METRICS
+from tests.connector.helpers import METRICS, listed_mailboxes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 METRIC_COLUMNS = tuple(column for _, column in METRICS)
@@ -51,17 +51,6 @@ def advance_over_http(sim: RunningSimulator, seconds: float) -> str:
     response.raise_for_status()
     now: str = response.json()["now"]
     return now
-
-
-def listed_mailboxes(sim: RunningSimulator, key: str = SIM_KEY) -> list[dict[str, Any]]:
-    """The mailbox list exactly as the API serves it to `key`."""
-    response = httpx.get(
-        f"{sim.base_url}/api/v1/admin/mailboxes",
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    response.raise_for_status()
-    listed: list[dict[str, Any]] = response.json()["mailboxes"]
-    return listed
 
 
 def period_end(start: datetime, period: str) -> datetime:
