@@ -33,22 +33,45 @@ Key = tuple[str, str, datetime]
 
 
 def truth(
-    sim: RunningSimulator, mailbox_id: str, period: str, start: str, end: str
+    sim: RunningSimulator,
+    mailbox_id: str,
+    period: str,
+    start: str,
+    end: str,
+    users: str | None = None,
 ) -> dict[Key, dict[str, Any]]:
-    """The simulator's rows for `[start, end]` keyed like the table's primary key."""
-    result = sim.simulator.truth(
-        {
-            "mailboxId": mailbox_id,
-            "period": period,
-            "start": start,
-            "end": end,
-            "fieldGroup": "replyData,closeData",
-        }
-    )
+    """The simulator's rows for `[start, end]` keyed like the table's primary key.
+
+    `users` is the report's user filter, comma-separated, as the truth takes it.
+    """
+    params = {
+        "mailboxId": mailbox_id,
+        "period": period,
+        "start": start,
+        "end": end,
+        "fieldGroup": "replyData,closeData",
+    }
+    if users is not None:
+        params["users"] = users
+    result = sim.simulator.truth(params)
     rows: dict[Key, dict[str, Any]] = {}
     for row in result["rows"]:
         key = (mailbox_id, row["userId"], datetime.fromisoformat(row["startDateTime"]))
         rows[key] = {column: row.get(field) for field, column in METRICS}
+    return rows
+
+
+def truth_for_every_mailbox(
+    sim: RunningSimulator,
+    period: str,
+    start: str,
+    end: str,
+    users: str | None = None,
+) -> dict[Key, dict[str, Any]]:
+    """`truth` for every mailbox the demo key lists, in one mapping."""
+    rows: dict[Key, dict[str, Any]] = {}
+    for mailbox in listed_mailboxes(sim):
+        rows.update(truth(sim, mailbox["mailboxId"], period, start, end, users))
     return rows
 
 

@@ -12,7 +12,11 @@ from filelock import FileLock
 from connector.simulator import ApiKey, Fault, RunningSimulator
 from pipelines.emailgistics_pipeline import main
 from tests.conftest import FAST_SETTINGS, SIM_KEY, SIM_NOW
-from tests.connector.helpers import listed_mailboxes, truth, warehouse_rows
+from tests.connector.helpers import (
+    listed_mailboxes,
+    truth_for_every_mailbox,
+    warehouse_rows,
+)
 
 
 @pytest.fixture
@@ -175,17 +179,9 @@ def test_one_failing_mailbox_does_not_stop_the_others_and_a_rerun_completes(
 
     cli_env.simulator.set_faults([])
     assert cli(*args, pipelines_dir=pipelines_dir, duckdb_path=duckdb_path) == 0
-    expected = {}
-    for mailbox in listed:
-        expected.update(
-            truth(
-                cli_env,
-                mailbox["mailboxId"],
-                "day",
-                "2026-03-01T00:00:00",
-                "2026-04-14T23:59:59",
-            )
-        )
+    expected = truth_for_every_mailbox(
+        cli_env, "day", "2026-03-01T00:00:00", "2026-04-14T23:59:59"
+    )
     assert warehouse_rows(duckdb_path) == expected
 
 

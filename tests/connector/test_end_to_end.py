@@ -4,14 +4,17 @@ the simulator's ground truth."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import duckdb
 import pytest
 
 from connector.simulator import Fault, RunningSimulator
 from tests.conftest import Loader, fast_config
-from tests.connector.helpers import METRICS, listed_mailboxes, truth, warehouse_rows
+from tests.connector.helpers import (
+    METRICS,
+    truth_for_every_mailbox,
+    warehouse_rows,
+)
 
 
 def test_backfill_matches_truth_exactly(
@@ -24,17 +27,9 @@ def test_backfill_matches_truth_exactly(
     )
 
     assert summary.ok, summary.failures
-    expected = {}
-    for mailbox in listed_mailboxes(simulator):
-        expected.update(
-            truth(
-                simulator,
-                mailbox["mailboxId"],
-                "day",
-                "2026-01-01T00:00:00",
-                "2026-03-31T23:59:59",
-            )
-        )
+    expected = truth_for_every_mailbox(
+        simulator, "day", "2026-01-01T00:00:00", "2026-03-31T23:59:59"
+    )
     loaded = warehouse_rows(str(duckdb_loader.duckdb_path))
     assert loaded == expected
     assert summary.rows_loaded == len(expected) > 0
@@ -57,17 +52,9 @@ def test_nightly_runs_replace_provisional_rows(
     second = duckdb_loader.run(config, now="2026-05-04T12:28:00Z")
 
     assert second.ok, second.failures
-    expected = {}
-    for mailbox in listed_mailboxes(simulator):
-        expected.update(
-            truth(
-                simulator,
-                mailbox["mailboxId"],
-                "day",
-                "2026-04-20T00:00:00",
-                "2026-05-04T23:59:59",
-            )
-        )
+    expected = truth_for_every_mailbox(
+        simulator, "day", "2026-04-20T00:00:00", "2026-05-04T23:59:59"
+    )
     assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
     final = {item.final_through for item in second.mailboxes.values()}
     assert final <= {"2026-05-04T00:00:00", "2026-05-05T00:00:00"}
@@ -83,17 +70,9 @@ def test_hour_rows_vanish_when_reattributed(
     summary = duckdb_loader.run(config, now="2026-05-01T18:28:00Z")
 
     assert summary.ok, summary.failures
-    expected = {}
-    for mailbox in listed_mailboxes(simulator):
-        expected.update(
-            truth(
-                simulator,
-                mailbox["mailboxId"],
-                "hour",
-                "2026-04-30T00:00:00",
-                "2026-05-02T23:59:59",
-            )
-        )
+    expected = truth_for_every_mailbox(
+        simulator, "hour", "2026-04-30T00:00:00", "2026-05-02T23:59:59"
+    )
     assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
 
 
@@ -141,9 +120,7 @@ def test_coarse_grains_match_truth(
     assert summary.ok, summary.failures
     start = "2025-12-28T00:00:00" if period == "week" else "2025-12-01T00:00:00"
     end = "2026-02-28T23:59:59"
-    expected = {}
-    for mailbox in listed_mailboxes(simulator):
-        expected.update(truth(simulator, mailbox["mailboxId"], period, start, end))
+    expected = truth_for_every_mailbox(simulator, period, start, end)
     assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
 
 
@@ -180,17 +157,9 @@ def test_interrupted_backfill_resumes_with_the_missing_windows(
     assert second.ok, second.failures
     posts = [r for r in simulator.simulator.requests() if r["method"] == "POST"]
     assert len(posts) == total - loaded_first
-    expected = {}
-    for mailbox in listed_mailboxes(simulator):
-        expected.update(
-            truth(
-                simulator,
-                mailbox["mailboxId"],
-                "day",
-                "2026-01-01T00:00:00",
-                "2026-03-01T23:59:59",
-            )
-        )
+    expected = truth_for_every_mailbox(
+        simulator, "day", "2026-01-01T00:00:00", "2026-03-01T23:59:59"
+    )
     assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
 
 
@@ -207,17 +176,9 @@ def test_postgres_backfill_and_nightly_match_truth(
     nightly = postgres_loader.run(config, now="2026-05-01T12:28:00Z")
 
     assert backfill.ok and nightly.ok
-    expected = {}
-    for mailbox in listed_mailboxes(simulator):
-        expected.update(
-            truth(
-                simulator,
-                mailbox["mailboxId"],
-                "day",
-                "2026-03-01T00:00:00",
-                "2026-05-01T23:59:59",
-            )
-        )
+    expected = truth_for_every_mailbox(
+        simulator, "day", "2026-03-01T00:00:00", "2026-05-01T23:59:59"
+    )
     columns = ", ".join(column for _, column in METRICS)
     connection = psycopg2.connect(postgres_url)
     try:
@@ -257,17 +218,9 @@ def test_hour_grain_across_dst_transitions_matches_truth(
     )
 
     assert summary.ok, summary.failures
-    expected = {}
-    for mailbox in listed_mailboxes(simulator):
-        expected.update(
-            truth(
-                simulator,
-                mailbox["mailboxId"],
-                "hour",
-                "2026-03-07T00:00:00",
-                "2026-04-06T23:59:59",
-            )
-        )
+    expected = truth_for_every_mailbox(
+        simulator, "hour", "2026-03-07T00:00:00", "2026-04-06T23:59:59"
+    )
     assert warehouse_rows(str(duckdb_loader.duckdb_path)) == expected
 
 
@@ -287,25 +240,9 @@ def test_a_period_that_comes_back_empty_loses_its_rows(
     summary = duckdb_loader.run(config, now="2026-05-01T18:28:00Z")
 
     assert summary.ok, summary.failures
-    expected: dict[Any, Any] = {}
-    for mailbox in listed_mailboxes(simulator):
-        result = simulator.simulator.truth(
-            {
-                "mailboxId": mailbox["mailboxId"],
-                "period": "hour",
-                "start": "2026-05-01T00:00:00",
-                "end": "2026-05-02T23:59:59",
-                "fieldGroup": "replyData,closeData",
-                "users": "unknown",
-            }
-        )
-        for row in result["rows"]:
-            key = (
-                mailbox["mailboxId"],
-                row["userId"],
-                datetime.fromisoformat(row["startDateTime"]),
-            )
-            expected[key] = {column: row.get(field) for field, column in METRICS}
+    expected = truth_for_every_mailbox(
+        simulator, "hour", "2026-05-01T00:00:00", "2026-05-02T23:59:59", "unknown"
+    )
     # The second run's lookback reaches back before 1 May: compare from there.
     after = warehouse_rows(
         str(duckdb_loader.duckdb_path), "start_date_time >= '2026-05-01'"
