@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from connector.simulator.calendar import PERIODS, LocalCalendar, Period, format_cutoff
 from connector.simulator.events import EventSource
@@ -30,6 +30,28 @@ _DATETIME = re.compile(
 )
 _DAY_CACHE_SIZE = 4096
 _HOUR_CACHE_SIZE = 512
+
+
+_Value = TypeVar("_Value")
+
+
+class _LruCache(Generic[_Value]):
+    """Totals of final days, least recently read dropped first past `size`."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, int], _Value] = OrderedDict()
+
+    def get(self, key: tuple[str, int]) -> _Value | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: tuple[str, int], value: _Value) -> None:
+        self._items[key] = value
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
 
 
 class ValidationError(ValueError):
@@ -175,10 +197,8 @@ class ReportEngine:
             )
             for m in mailboxes
         }
-        self._days: OrderedDict[tuple[str, int], UserTotals] = OrderedDict()
-        self._hours: OrderedDict[tuple[str, int], dict[object, UserTotals]] = (
-            OrderedDict()
-        )
+        self._days: _LruCache[UserTotals] = _LruCache(_DAY_CACHE_SIZE)
+        self._hours: _LruCache[dict[object, UserTotals]] = _LruCache(_HOUR_CACHE_SIZE)
         self._lock = threading.Lock()
 
     def compute(
@@ -258,14 +278,11 @@ class ReportEngine:
         if is_final:
             cached = self._days.get(key)
             if cached is not None:
-                self._days.move_to_end(key)
                 return cached
         events = self.sources[mailbox_id].events_on(day)
         if is_final:
             totals = accumulate(events, None, None, None).get(None, {})
-            self._days[key] = totals
-            if len(self._days) > _DAY_CACHE_SIZE:
-                self._days.popitem(last=False)
+            self._days.put(key, totals)
             return totals
         return accumulate(events, None, cutoff, late_from).get(None, {})
 
@@ -278,10 +295,9 @@ class ReportEngine:
         is_final = calendar.day_start(day + 1) <= min(cutoff, late_from)
         key = (mailbox_id, day)
         if is_final:
-            cached = self._hours.get(key)
-            if cached is not None:
-                self._hours.move_to_end(key)
-                return cached
+            cached_hours = self._hours.get(key)
+            if cached_hours is not None:
+                return cached_hours
         buckets = calendar.hour_buckets(day)
 
         def hour_of(instant: int) -> int:
@@ -293,9 +309,7 @@ class ReportEngine:
         events = self.sources[mailbox_id].events_on(day)
         if is_final:
             totals = accumulate(events, hour_of, None, None)
-            self._hours[key] = totals
-            if len(self._hours) > _HOUR_CACHE_SIZE:
-                self._hours.popitem(last=False)
+            self._hours.put(key, totals)
             return totals
         return accumulate(events, hour_of, cutoff, late_from)
 
